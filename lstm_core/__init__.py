@@ -1,0 +1,11 @@
+"""lstm_core: backpropagation through time for RNN, LSTM and GRU, by hand, in numpy.
+
+Arrays are time-major: x is (T, B, D), hidden states (T, B, H). Every model
+module has ``init_params``, ``forward(params, x, ...) -> (h, cache)`` and
+``backward(dh, cache) -> Gradients``; nothing keeps hidden state between calls.
+"""
+from . import activations, gradcheck, gru, losses, lstm, optim, rnn, staged
+from ._common import Gradients
+
+__all__ = ["activations", "gradcheck", "gru", "losses", "lstm", "optim", "rnn", "staged", "Gradients"]
+__version__ = "0.1.0"

@@ -1,0 +1,81 @@
+"""Activation functions and their derivatives.
+
+Each derivative is written in terms of the activation's *output* y where that
+is the textbook form: sigma'(z) = y (1 - y), tanh'(z) = 1 - y**2. The backward
+passes only ever need the cached outputs, never the pre-activations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ._checks import check_choice
+
+
+def sigmoid(z):
+    """Logistic function 1 / (1 + exp(-z)), stable for large |z|.
+
+    exp is only ever taken of a non-positive number, so it cannot overflow:
+    for z >= 0 we use 1 / (1 + e^{-z}); for z < 0 the equal form e^{z} / (1 + e^{z}).
+    """
+    z = np.asarray(z)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_grad_from_output(y):
+    """d sigma / dz written with y = sigma(z):  y (1 - y)."""
+    return y * (1.0 - y)
+
+
+def tanh(z):
+    return np.tanh(z)
+
+
+def tanh_grad_from_output(y):
+    """d tanh / dz written with y = tanh(z):  1 - y^2."""
+    return 1.0 - y * y
+
+
+def relu(z):
+    return np.maximum(z, 0.0)
+
+
+def relu_grad_from_output(y):
+    """1 where the output is positive, else 0 (the subgradient 0 is used at z = 0)."""
+    return (y > 0).astype(y.dtype)
+
+
+def identity(z):
+    return np.asarray(z)
+
+
+def identity_grad_from_output(y):
+    return np.ones_like(y)
+
+
+@dataclass(frozen=True)
+class Activation:
+    """An activation y = fn(z) and its derivative dy/dz as a function of y."""
+
+    name: str
+    fn: Callable
+    grad_from_output: Callable
+    #: sup over z of |dy/dz|: 1 for tanh, 1/4 for sigmoid (used in the BPTT bound)
+    max_slope: float
+
+
+ACTIVATIONS = {
+    "sigmoid": Activation("sigmoid", sigmoid, sigmoid_grad_from_output, 0.25),
+    "tanh": Activation("tanh", tanh, tanh_grad_from_output, 1.0),
+    "relu": Activation("relu", relu, relu_grad_from_output, 1.0),
+    "identity": Activation("identity", identity, identity_grad_from_output, 1.0),
+}
+
+
+def get_activation(name: str, *, argname: str = "activation") -> Activation:
+    """Look up an activation by name; unknown names raise ValueError naming ``argname``."""
+    check_choice(argname, name, ACTIVATIONS)
+    return ACTIVATIONS[name]

@@ -1,0 +1,207 @@
+"""Long short-term memory: forward pass and backpropagation through time.
+
+Gate blocks are stored side by side in the order i, f, g, o (PyTorch's order):
+
+    a_t = x_t W_x + h_{t-1} W_h + b                      (B, 4H)
+    i_t = sigma(a_i)          input gate
+    f_t = sigma(a_f + forget_bias)   forget gate (TensorFlow adds forget_bias here)
+    g_t = tanh(a_g)           candidate cell (c~ in many texts)
+    o_t = sigma(a_o)          output gate
+    c_t = f_t * c_{t-1} + i_t * g_t
+    h_t = o_t * psi(c_t)      psi = tanh, or identity for the ``h = o * c`` variant
+
+Shapes: x (T, B, D); h, c (T, B, H); W_x (D, 4H); W_h (H, 4H); b (4H,).
+
+``cell`` selects a variant used in the ablations of the capstone chapter:
+    "standard"   as above
+    "no_forget"  the 1997 cell: f_t = 1 always (the f block of the weights is unused)
+    "coupled"    coupled input-forget gate: f_t = 1 - i_t (f block unused)
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import (
+    check_choice,
+    check_model_params,
+    check_sequence,
+    check_state,
+    check_upstream,
+)
+from ._common import (
+    Gradients,
+    check_rng,
+    check_sizes,
+    project_inputs,
+    sum_outer_over_time,
+    uniform_init,
+)
+from .activations import get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
+
+GATES = ("i", "f", "g", "o")
+CELLS = ("standard", "no_forget", "coupled")
+OUTPUT_ACTIVATIONS = ("tanh", "identity")
+
+
+def param_spec(D: int, H: int) -> dict:
+    return {"W_x": ((D, 4 * H), "D, 4H"), "W_h": ((H, 4 * H), "H, 4H"), "b": ((4 * H,), "4H")}
+
+
+def gate_slice(name: str, H: int) -> slice:
+    """Columns of gate ``name`` (one of i, f, g, o) in a (..., 4H) array."""
+    k = GATES.index(name)
+    return slice(k * H, (k + 1) * H)
+
+
+def init_params(input_size, hidden_size, *, rng, dtype=np.float64):
+    """Random params, uniform(±1/sqrt(H)) like PyTorch's default (never all zero)."""
+    check_sizes(input_size, hidden_size)
+    check_rng(rng)
+    D, H = input_size, hidden_size
+    k = 1.0 / np.sqrt(H)
+    return {
+        "W_x": uniform_init(rng, (D, 4 * H), k, dtype),
+        "W_h": uniform_init(rng, (H, 4 * H), k, dtype),
+        "b": uniform_init(rng, (4 * H,), k, dtype),
+    }
+
+
+def activate_gates(a, forget_bias=0.0):
+    """(B, 4H) pre-activations -> (B, 4H) gate values [i, f, g, o].
+
+    Sigmoid on the three gates, tanh on the candidate block g.
+    """
+    H = a.shape[-1] // 4
+    if forget_bias:
+        a = a.copy()
+        a[..., gate_slice("f", H)] += forget_bias
+    gates = sigmoid(a)
+    gates[..., gate_slice("g", H)] = np.tanh(a[..., gate_slice("g", H)])
+    return gates
+
+
+def gate_slopes(gates):
+    """d(gate)/d(pre-activation) from the gate values: y(1-y), and 1-g^2 on the g block."""
+    H = gates.shape[-1] // 4
+    slopes = sigmoid_grad_from_output(gates)
+    g = gates[..., gate_slice("g", H)]
+    slopes[..., gate_slice("g", H)] = tanh_grad_from_output(g)
+    return slopes
+
+
+def cell_forward(a_in, h_prev, c_prev, W_h, *, forget_bias, psi, cell):
+    """One step given the input projection a_in = x_t W_x + b (B, 4H).
+
+    Returns (h_t, c_t, gates_t, s_t) with s_t = psi(c_t).
+    """
+    H = h_prev.shape[-1]
+    gates = activate_gates(a_in + h_prev @ W_h, forget_bias)
+    if cell == "no_forget":
+        gates[:, gate_slice("f", H)] = 1.0
+    elif cell == "coupled":
+        gates[:, gate_slice("f", H)] = 1.0 - gates[:, gate_slice("i", H)]
+    i, f, g, o = (gates[:, gate_slice(n, H)] for n in GATES)
+    c = f * c_prev + i * g
+    s = psi.fn(c)
+    return o * s, c, gates, s
+
+
+def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell):
+    """One step of BPTT through the cell.
+
+    dh_t     (B, H) total dL/dh_t
+    dc_next  (B, H) dL/dc_t arriving along the cell state from step t+1
+    Returns (da_t (B, 4H), dL/dc_t total, dL/dh_{t-1} via this step, dL/dc_{t-1}).
+    """
+    H = dh_t.shape[-1]
+    i, f, g, o = (gates[:, gate_slice(n, H)] for n in GATES)
+    # two paths into c_t: through h_t = o * psi(c_t), and along the cell state from c_{t+1}
+    dc = dc_next + dh_t * o * psi.grad_from_output(s)
+    dgates = np.empty_like(gates)
+    dgates[:, gate_slice("i", H)] = dc * g
+    dgates[:, gate_slice("f", H)] = dc * c_prev
+    dgates[:, gate_slice("g", H)] = dc * i
+    dgates[:, gate_slice("o", H)] = dh_t * s
+    da = dgates * gate_slopes(gates)
+    if cell == "no_forget":
+        da[:, gate_slice("f", H)] = 0.0
+    elif cell == "coupled":
+        # f = 1 - i: what f receives flows into i with a minus sign
+        da[:, gate_slice("i", H)] -= dgates[:, gate_slice("f", H)] * sigmoid_grad_from_output(i)
+        da[:, gate_slice("f", H)] = 0.0
+    return da, dc, da @ W_h.T, dc * f
+
+
+def _options(forget_bias, output_activation, cell):
+    check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
+    check_choice("cell", cell, CELLS)
+    if not np.isfinite(forget_bias):
+        raise ValueError(f"forget_bias must be finite, got {forget_bias}")
+    return {
+        "forget_bias": float(forget_bias),
+        "psi": get_activation(output_activation, argname="output_activation"),
+        "cell": cell,
+    }
+
+
+def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="tanh", cell="standard"):
+    """Run the LSTM over a sequence.
+
+    params  dict W_x (D, 4H), W_h (H, 4H), b (4H,), gate blocks i, f, g, o
+    x       (T, B, D)
+    h0, c0  (B, H) or None for zeros
+    Returns h (T, B, H) and a cache for :func:`backward`. The cache also holds
+    ``c`` (T, B, H) and ``gates`` (T, B, 4H) for plotting.
+    """
+    D, H, dtype = check_model_params(params, param_spec, "lstm")
+    opts = _options(forget_bias, output_activation, cell)
+    x = check_sequence(x, D, dtype)
+    T, B, _ = x.shape
+    h0 = check_state("h0", h0, B, H, dtype)
+    c0 = check_state("c0", c0, B, H, dtype)
+    a_in = project_inputs(x, params["W_x"], params["b"])
+    h = np.empty((T, B, H), dtype=dtype)
+    c = np.empty_like(h)
+    s = np.empty_like(h)
+    gates = np.empty((T, B, 4 * H), dtype=dtype)
+    h_prev, c_prev = h0, c0
+    for t in range(T):
+        h[t], c[t], gates[t], s[t] = cell_forward(a_in[t], h_prev, c_prev, params["W_h"], **opts)
+        h_prev, c_prev = h[t], c[t]
+    cache = {"params": params, "x": x, "h0": h0, "c0": c0, "h": h, "c": c, "s": s,
+             "gates": gates, "options": opts}
+    return h, cache
+
+
+def backward(dh, cache, dc_last=None):
+    """Backpropagation through time for :func:`forward`.
+
+    dh       (T, B, H) dL/dh_t from outside the recurrence (zeros where unused)
+    dc_last  (B, H) or None: dL/dc_{T-1} from outside (e.g. a loss on the final cell)
+    Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps.
+    """
+    params, x, h, c, gates = (cache[k] for k in ("params", "x", "h", "c", "gates"))
+    T, B, H = h.shape
+    dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
+    dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
+    opts = cache["options"]
+    c_prev = np.concatenate([cache["c0"][None], c[:-1]], axis=0)
+    da = np.empty_like(gates)
+    dh_steps = np.empty_like(h)
+    dc_steps = np.empty_like(h)
+    dh_carry = np.zeros((B, H), dtype=h.dtype)
+    for t in range(T - 1, -1, -1):
+        dh_steps[t] = dh[t] + dh_carry
+        da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
+            dh_steps[t], dc_carry, gates[t], c_prev[t], cache["s"][t], params["W_h"],
+            psi=opts["psi"], cell=opts["cell"],
+        )
+    h_prev = np.concatenate([cache["h0"][None], h[:-1]], axis=0)
+    grads = {
+        "W_x": sum_outer_over_time(x, da),
+        "W_h": sum_outer_over_time(h_prev, da),
+        "b": da.sum(axis=(0, 1)),
+    }
+    dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)
+    return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
+                     dc0=dc_carry, dc_steps=dc_steps)
