@@ -4,8 +4,8 @@ Arrays are time-major: x is (T, B, D), hidden states (T, B, H). Every model
 module has ``init_params``, ``forward(params, x, ...) -> (h, cache)`` and
 ``backward(dh, cache) -> Gradients``; nothing keeps hidden state between calls.
 """
-from . import activations, gradcheck, gru, losses, lstm, optim, rnn, staged
+from . import activations, gradcheck, gru, interop, losses, lstm, optim, rnn, staged, viz
 from ._common import Gradients
 
-__all__ = ["activations", "gradcheck", "gru", "losses", "lstm", "optim", "rnn", "staged", "Gradients"]
+__all__ = ["activations", "gradcheck", "gru", "interop", "losses", "lstm", "optim", "rnn", "staged", "viz", "Gradients"]
 __version__ = "0.1.0"

@@ -1,0 +1,157 @@
+"""Move LSTM and GRU weights between lstm_core and other layouts.
+
+Our layout (see :mod:`lstm_core.lstm`, :mod:`lstm_core.gru`) keeps input and
+recurrent weights apart, as row-vector maps: ``W_x (D, nH)``, ``W_h (H, nH)``.
+
+PyTorch ``nn.LSTM`` / ``nn.GRU`` (one layer, ``state_dict``)
+    weight_ih_l0 (nH, D), weight_hh_l0 (nH, H), bias_ih_l0 (nH,), bias_hh_l0 (nH,)
+    gate order i, f, g, o (LSTM) and r, z, n (GRU) -- the same as ours, so the
+    weights are transposes. The LSTM has two biases that only ever appear as a
+    sum, so ``b = bias_ih + bias_hh``; going back, the whole sum is put in
+    ``bias_ih_l0`` and ``bias_hh_l0`` is zero (any split gives the same model).
+    The GRU's two biases are *not* interchangeable (b_hn sits inside the reset
+    product), and map one to one onto ``b_x`` and ``b_h``.
+
+TensorFlow ``BasicLSTMCell`` (TF 1.x, also Keras-style fused kernels)
+    kernel (D + H, 4H) acting on concat([x_t, h_{t-1}]), bias (4H,), gate order
+    i, j, f, o where j is the candidate (our g); ``forget_bias`` (default 1.0)
+    is added to the forget pre-activation inside the cell -- pass it as
+    ``lstm.forward(..., forget_bias=...)``; it is not folded into the bias.
+
+Stacked IFOG matrix of well-known numpy LSTM tutorials
+    WLSTM (1 + D + H, 4H) acting on [1, x_t, h_{t-1}] (the first row is the
+    bias), gate order i, f, o, g.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_model_params, check_shape
+from . import gru, lstm
+
+# column permutations between gate orders: ours[:, perm] gives theirs
+_OURS_LSTM = ("i", "f", "g", "o")
+
+
+def _gate_perm(target_order, H):
+    """Column index array that reorders our i,f,g,o blocks into ``target_order``."""
+    return np.concatenate([np.arange(H) + _OURS_LSTM.index(g) * H for g in target_order])
+
+
+def _inverse(perm):
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(perm.size)
+    return inv
+
+
+def _get(sd, key, shape, letters):
+    if key not in sd:
+        raise ValueError(f"state_dict must have key {key!r}; got keys {sorted(sd)}")
+    arr = np.asarray(sd[key], dtype=np.float64) if np.asarray(sd[key]).dtype.kind != "f" else np.asarray(sd[key])
+    check_shape(f"state_dict[{key!r}]", arr, shape, letters)
+    return arr
+
+
+# ---------------------------------------------------------------- PyTorch
+def lstm_from_torch(state_dict) -> dict:
+    """nn.LSTM (single layer) state_dict -> our LSTM params. Tensors or arrays."""
+    sd = {k: _to_numpy(v) for k, v in state_dict.items()}
+    w_ih = _get(sd, "weight_ih_l0", (None, None), "4H, D")
+    G, D = w_ih.shape
+    H = G // 4
+    if G != 4 * H:
+        raise ValueError(f"state_dict['weight_ih_l0'] must have shape (4H, D), got shape {w_ih.shape}")
+    w_hh = _get(sd, "weight_hh_l0", (4 * H, H), "4H, H")
+    b = _get(sd, "bias_ih_l0", (4 * H,), "4H") + _get(sd, "bias_hh_l0", (4 * H,), "4H")
+    return {"W_x": w_ih.T.copy(), "W_h": w_hh.T.copy(), "b": b}
+
+
+def lstm_to_torch(params) -> dict:
+    """Our LSTM params -> nn.LSTM state_dict layout (numpy arrays; wrap with torch.from_numpy)."""
+    check_model_params(params, lstm.param_spec, "lstm")
+    return {
+        "weight_ih_l0": params["W_x"].T.copy(),
+        "weight_hh_l0": params["W_h"].T.copy(),
+        "bias_ih_l0": params["b"].copy(),
+        "bias_hh_l0": np.zeros_like(params["b"]),
+    }
+
+
+def gru_from_torch(state_dict) -> dict:
+    """nn.GRU (single layer) state_dict -> our GRU params (variant="torch")."""
+    sd = {k: _to_numpy(v) for k, v in state_dict.items()}
+    w_ih = _get(sd, "weight_ih_l0", (None, None), "3H, D")
+    G, D = w_ih.shape
+    H = G // 3
+    if G != 3 * H:
+        raise ValueError(f"state_dict['weight_ih_l0'] must have shape (3H, D), got shape {w_ih.shape}")
+    return {
+        "W_x": w_ih.T.copy(),
+        "W_h": _get(sd, "weight_hh_l0", (3 * H, H), "3H, H").T.copy(),
+        "b_x": _get(sd, "bias_ih_l0", (3 * H,), "3H").copy(),
+        "b_h": _get(sd, "bias_hh_l0", (3 * H,), "3H").copy(),
+    }
+
+
+def gru_to_torch(params) -> dict:
+    """Our GRU params -> nn.GRU state_dict layout (numpy arrays)."""
+    check_model_params(params, gru.param_spec, "gru")
+    return {
+        "weight_ih_l0": params["W_x"].T.copy(),
+        "weight_hh_l0": params["W_h"].T.copy(),
+        "bias_ih_l0": params["b_x"].copy(),
+        "bias_hh_l0": params["b_h"].copy(),
+    }
+
+
+def _to_numpy(v):
+    if hasattr(v, "detach"):  # a torch tensor; torch itself is never imported here
+        v = v.detach().cpu().numpy()
+    return np.asarray(v)
+
+
+# ---------------------------------------------------------------- TensorFlow BasicLSTMCell
+_TF_ORDER = ("i", "g", "f", "o")  # TensorFlow's i, j, f, o with j = our g
+
+
+def lstm_to_tf(params):
+    """Our LSTM params -> (kernel (D+H, 4H), bias (4H,)) of TF's BasicLSTMCell."""
+    _, H, _ = check_model_params(params, lstm.param_spec, "lstm")
+    perm = _gate_perm(_TF_ORDER, H)
+    kernel = np.concatenate([params["W_x"], params["W_h"]], axis=0)[:, perm]
+    return kernel, params["b"][perm]
+
+
+def lstm_from_tf(kernel, bias, input_size):
+    """TF BasicLSTMCell (kernel, bias) -> our LSTM params. ``input_size`` is D."""
+    kernel, bias = np.asarray(kernel), np.asarray(bias)
+    if kernel.ndim != 2 or kernel.shape[1] % 4 or kernel.shape[0] != input_size + kernel.shape[1] // 4:
+        raise ValueError(
+            f"kernel must have shape (D + H, 4H) with D = {input_size}, got shape {kernel.shape}"
+        )
+    H = kernel.shape[1] // 4
+    check_shape("bias", bias, (4 * H,), "4H")
+    inv = _inverse(_gate_perm(_TF_ORDER, H))
+    k = kernel[:, inv]
+    return {"W_x": k[:input_size].copy(), "W_h": k[input_size:].copy(), "b": bias[inv].copy()}
+
+
+# ---------------------------------------------------------------- stacked IFOG
+_IFOG_ORDER = ("i", "f", "o", "g")
+
+
+def lstm_to_ifog(params):
+    """Our LSTM params -> WLSTM (1 + D + H, 4H): bias row, input rows, hidden rows; order i, f, o, g."""
+    _, H, _ = check_model_params(params, lstm.param_spec, "lstm")
+    perm = _gate_perm(_IFOG_ORDER, H)
+    return np.concatenate([params["b"][None], params["W_x"], params["W_h"]], axis=0)[:, perm]
+
+
+def lstm_from_ifog(WLSTM, input_size):
+    """WLSTM (1 + D + H, 4H) in IFOG order -> our LSTM params. ``input_size`` is D."""
+    W = np.asarray(WLSTM)
+    if W.ndim != 2 or W.shape[1] % 4 or W.shape[0] != 1 + input_size + W.shape[1] // 4:
+        raise ValueError(f"WLSTM must have shape (1 + D + H, 4H) with D = {input_size}, got shape {W.shape}")
+    H = W.shape[1] // 4
+    Wo = W[:, _inverse(_gate_perm(_IFOG_ORDER, H))]
+    return {"W_x": Wo[1:1 + input_size].copy(), "W_h": Wo[1 + input_size:].copy(), "b": Wo[0].copy()}

@@ -1,0 +1,356 @@
+"""Tests for lstm_core.viz: data sanitising, grid sweeps, static HTML, widget mode, browser rendering."""
+
+import itertools
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from lstm_core import viz
+from lstm_core.viz import (
+    CAP,
+    FLOOR,
+    Control,
+    StaticExplorer,
+    explorer_frames,
+    gradient_explorer,
+    gradient_norms_per_step,
+    sanitise_series,
+)
+
+T = 30
+
+
+def toy_compute(rho, steps=T, act="linear"):
+    """|dL/dh_t| of a scalar linear recurrence h_t = rho * h_{t-1}, loss on the last step."""
+    k = np.arange(steps)[::-1].astype(float)  # distance from the loss
+    gain = 0.5 if act == "squash" else 1.0
+    with np.errstate(over="ignore"):
+        norms = (abs(rho) * gain) ** k  # 1e20**29 overflows to inf
+    return {"|dL/dh_t|": norms, "bound": np.abs(rho) ** np.arange(min(steps, 10))[::-1]}
+
+
+TOY_CONTROLS = {"rho": [0.0, 0.5, 1.0, 1.5, 1e20], "steps": [10, 30], "act": ["linear", "squash"]}
+
+
+# ----------------------------------------------------------------------------- sanitise_series
+
+def test_sanitise_flags_inf_nan_zero_and_huge():
+    y = np.array([1.0, np.inf, np.nan, 0.0, -np.inf, 1e305, 5e-324, -2.0, 3e-3, 1e299])
+    y_plot, over, under = sanitise_series(y, floor=FLOOR, cap=CAP)
+    assert over.tolist() == [False, True, True, False, False, True, False, False, False, False]
+    assert under.tolist() == [False, False, False, True, True, False, True, True, False, False]
+    assert np.all(np.isfinite(y_plot))
+    assert np.all((y_plot >= FLOOR) & (y_plot <= CAP))
+    assert np.all(y_plot[over] == CAP) and np.all(y_plot[under] == FLOOR)
+    keep = ~(over | under)
+    np.testing.assert_array_equal(y_plot[keep], y[keep])
+
+
+def test_sanitise_on_a_linear_axis_keeps_zero_and_negatives():
+    y = np.array([0.0, -3.0, np.inf, -np.inf, 2.0])
+    y_plot, over, under = sanitise_series(y, floor=-CAP, cap=CAP)
+    assert over.tolist() == [False, False, True, False, False]
+    assert under.tolist() == [False, False, False, True, False]
+    np.testing.assert_array_equal(y_plot, [0.0, -3.0, CAP, -CAP, 2.0])
+
+
+@pytest.mark.parametrize("bad", [np.ones((2, 3)), np.array(["a", "b"]), np.float64(3.0)])
+def test_sanitise_rejects_non_series(bad):
+    with pytest.raises((TypeError, ValueError)):
+        sanitise_series(bad)
+
+
+# ----------------------------------------------------------------------------- gradient_norms_per_step
+
+def test_gradient_norms_per_step_matches_numpy_norm():
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=(7, 3, 5))
+    expected = [np.linalg.norm(g[t]) for t in range(7)]
+    np.testing.assert_allclose(gradient_norms_per_step(g), expected, rtol=1e-12)
+    assert gradient_norms_per_step(g).shape == (7,)
+
+
+def test_gradient_norms_per_step_is_honest_about_extremes():
+    g = np.zeros((5, 2, 2))
+    g[1] = 1e200  # finite, but squaring it naively would overflow
+    g[2, 0, 0] = np.inf
+    g[3, 1, 1] = np.nan
+    g[4] = 3.0
+    norms = gradient_norms_per_step(g)
+    assert norms[0] == 0.0
+    assert math.isclose(norms[1], 2e200, rel_tol=1e-12)
+    assert norms[2] == np.inf
+    assert np.isnan(norms[3])
+    assert math.isclose(norms[4], 6.0)
+
+
+def test_gradient_norms_per_step_rejects_1d():
+    with pytest.raises(ValueError, match=r"\(4,\)"):
+        gradient_norms_per_step(np.ones(4))
+
+
+# ----------------------------------------------------------------------------- explorer_frames
+
+def test_explorer_frames_sweeps_whole_grid_and_flags_everything_unplottable():
+    calls = []
+
+    def compute(**values):
+        calls.append(values)
+        return toy_compute(**values)
+
+    frames = explorer_frames(compute, TOY_CONTROLS)
+    assert len(frames) == 5 * 2 * 2
+    combos = [tuple(v.values()) for v, _, _ in frames]
+    assert combos == list(itertools.product(*TOY_CONTROLS.values()))
+    assert calls == [v for v, _, _ in frames]
+    for values, series, flags in frames:
+        raw = toy_compute(**values)
+        assert set(series) == set(raw) == set(flags)
+        for name, y in series.items():
+            assert y.shape == raw[name].shape
+            assert np.all(np.isfinite(y)) and np.all((y >= FLOOR) & (y <= CAP))
+            over, under = flags[name]["overflow"], flags[name]["underflow"]
+            plottable = np.isfinite(raw[name]) & (raw[name] > 0) & (raw[name] <= CAP)
+            np.testing.assert_array_equal(plottable, ~(over | under))
+    # the exploding setting must be flagged as overflow at the early steps, the rho=0 one as underflow
+    values, _, flags = frames[[c[:3] for c in combos].index((1e20, 30, "linear"))]
+    over = flags["|dL/dh_t|"]["overflow"]
+    assert over[0] and not over[-1]
+    values, _, flags = frames[[c[:3] for c in combos].index((0.0, 30, "linear"))]
+    assert flags["|dL/dh_t|"]["underflow"][:-1].all() and not flags["|dL/dh_t|"]["underflow"][-1]
+
+
+def test_layout_notes_say_where_overflow_happened():
+    (_, series, flags), = explorer_frames(toy_compute, {"rho": [1e20]})
+    frame = viz._layout_frame(series, flags, logy=True, ylim=None, xname="t")
+    # (1e20)**k overflows beyond CAP for k >= 16, i.e. t <= 29 - 16 = 13
+    k = int(np.flatnonzero(flags["|dL/dh_t|"]["overflow"])[-1])
+    assert k == 13
+    assert frame["notes"] == [f"|dL/dh_t|: overflow at t \u2264 {k}"]
+    lo, hi = frame["ylim"]
+    assert 0 < lo < hi and math.isfinite(hi)
+    line = frame["series"][0]
+    assert np.all((line["y"] >= lo) & (line["y"] <= hi))
+    assert line["top"].tolist() == list(range(k + 1))
+    assert all("e" in t for t in frame["yticks"])  # decade ticks on a log axis
+
+
+def test_grid_too_large_names_controls():
+    big = {"a": list(range(30)), "b": list(range(30))}
+    with pytest.raises(ValueError, match="controls"):
+        explorer_frames(lambda a, b: {"y": np.ones(3)}, big)
+    with pytest.raises(ValueError, match="controls.*900"):
+        gradient_explorer(lambda a, b: {"y": np.ones(3)}, big, title="t", ylabel="y", mode="static")
+
+
+@pytest.mark.parametrize(
+    "output, exc, pattern",
+    [
+        ([1.0, 2.0], TypeError, r"compute.*list"),
+        (np.ones(3), TypeError, r"compute.*\(3,\)"),
+        ({"y": np.ones((3, 4))}, ValueError, r"compute.*'y'.*\(3, 4\)"),
+        ({"y": np.float64(2.0)}, ValueError, r"compute.*\(\)"),
+        ({"y": np.array([])}, ValueError, r"compute.*\(0,\)"),
+        ({"y": np.array(["a", "b"])}, TypeError, r"compute.*'y'.*\(2,\)"),
+        ({}, ValueError, r"compute"),
+    ],
+)
+def test_bad_compute_output_names_compute_and_shape(output, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        explorer_frames(lambda x: output, {"x": [1]})
+
+
+@pytest.mark.parametrize(
+    "controls",
+    [
+        {"x": "abc"},
+        {"x": []},
+        {"x": [1, 1]},
+        {"x": Control("y", [1, 2])},
+        [("x", [1, 2])],
+        "x",
+    ],
+)
+def test_bad_controls_name_controls(controls):
+    with pytest.raises((TypeError, ValueError), match="controls"):
+        explorer_frames(lambda x: {"y": np.ones(2)}, controls)
+
+
+def test_control_default_must_be_allowed():
+    assert Control("x", [1, 2, 3], default=2).index(2) == 1
+    with pytest.raises(ValueError, match="controls"):
+        Control("x", [1, 2, 3], default=5)
+
+
+# ----------------------------------------------------------------------------- static HTML
+
+def _payload(explorer: StaticExplorer) -> dict:
+    m = re.search(r'<script type="application/json" id="([^"]+)-data">(.*?)</script>', explorer.html, re.S)
+    assert m and m.group(1) == explorer.dom_id
+    return json.loads(m.group(2))
+
+
+def test_static_html_embeds_every_frame_and_needs_no_network():
+    ex = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="|dL/dh_t|", mode="static")
+    assert isinstance(ex, StaticExplorer) and ex._repr_html_() == ex.html
+    data = _payload(ex)
+    keys = [",".join(map(str, c)) for c in itertools.product(range(5), range(2), range(2))]
+    assert sorted(data["frames"]) == sorted(keys) == sorted(ex.frame_keys)
+    frames = explorer_frames(toy_compute, TOY_CONTROLS)
+    for key, (values, series, flags) in zip(keys, frames):
+        got = data["frames"][key]
+        assert [s["name"] for s in got["series"]] == list(series)
+        for s in got["series"]:
+            assert len(s["y"]) == series[s["name"]].size
+            assert all(math.isfinite(v) for v in s["y"])
+            flagged = flags[s["name"]]["overflow"] | flags[s["name"]]["underflow"]
+            assert set(np.flatnonzero(flagged)) <= set(s["top"]) | set(s["bottom"])
+    # the exploding frame carries its note
+    assert any("overflow at t" in n for n in data["frames"]["4,1,0"]["notes"])
+    # self-contained: no external scripts, styles or fetches
+    assert not re.search(r"<script[^>]*\ssrc=", ex.html)
+    assert not re.search(r"<link\b", ex.html)
+    assert re.findall(r"https?://[^\s\"']+", ex.html) == ["http://www.w3.org/2000/svg"] * 2
+    assert "fetch(" not in ex.html and "XMLHttpRequest" not in ex.html
+    # controls: a range for the numeric ones, a select for the strings
+    assert ex.html.count('type="range"') == 2 and ex.html.count("<select") == 1
+
+
+def test_static_explorers_get_unique_dom_ids():
+    a = gradient_explorer(toy_compute, {"rho": [0.5, 2.0]}, title="a", ylabel="y", mode="static")
+    b = gradient_explorer(toy_compute, {"rho": [0.5, 2.0]}, title="a", ylabel="y", mode="static")
+    assert a.dom_id != b.dom_id
+    ids_a = set(re.findall(r'id="([^"]+)"', a.html))
+    ids_b = set(re.findall(r'id="([^"]+)"', b.html))
+    assert ids_a and not ids_a & ids_b
+
+
+def test_auto_mode_follows_environment(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    for flag, static in [("1", True), ("yes", True), ("0", False), ("", False), (None, False)]:
+        if flag is None:
+            monkeypatch.delenv(viz.STATIC_ENV, raising=False)
+        else:
+            monkeypatch.setenv(viz.STATIC_ENV, flag)
+        out = gradient_explorer(toy_compute, {"rho": [0.5]}, title="t", ylabel="y")
+        assert isinstance(out, StaticExplorer) is static, flag
+
+
+# ----------------------------------------------------------------------------- widget mode
+
+def test_widget_mode_redraws_one_figure_in_place():
+    import ipywidgets
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="|dL/dh_t|", mode="widget")
+    assert isinstance(box, ipywidgets.VBox)
+    fig = box.figure
+    (ax,) = fig.axes
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "|dL/dh_t|")
+    before = np.array(line.get_ydata(), dtype=float)
+    n_lines, png_before = len(ax.get_lines()), box.children[1].value
+
+    box.update(rho=1.5)
+    after = np.array(line.get_ydata(), dtype=float)
+    assert not np.array_equal(before, after)
+    assert box.figure is fig and len(fig.axes) == 1 and len(ax.get_lines()) == n_lines
+    assert box.pickers["rho"].value == 3  # the slider follows update()
+    assert box.children[1].value != png_before
+
+    # moving the slider (what a user does) redraws as well
+    box.pickers["steps"].value = 0
+    assert np.array(line.get_ydata()).size == 10
+    assert box.current == {"rho": 1.5, "steps": 10, "act": "linear"}
+
+    # an exploding setting is drawn clipped, with top-edge markers and a note
+    box.update(rho=1e20, steps=30)
+    lo, hi = ax.get_ylim()
+    assert np.all(np.isfinite(line.get_ydata())) and max(line.get_ydata()) <= hi
+    assert "overflow at t" in ax.get_title(loc="left")
+    assert any(ln.get_marker() == "^" and len(ln.get_xdata()) for ln in ax.get_lines())
+
+    with pytest.raises(ValueError, match="controls"):
+        box.update(rho=0.7)  # not an allowed value
+    with pytest.raises(ValueError, match="unknown control"):
+        box.update(nope=1)
+
+
+def test_widget_reports_compute_errors_without_raising():
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    def compute(x):
+        if x == 2:
+            raise RuntimeError("boom")
+        return {"y": np.ones(4) * x}
+
+    box = gradient_explorer(compute, {"x": [1, 2]}, title="t", ylabel="y", mode="widget")
+    box.pickers["x"].value = 1
+    assert "boom" in box.children[2].value
+    with pytest.raises(RuntimeError, match="boom"):
+        box.update(x=2)
+
+
+def test_widget_mode_does_not_cap_the_grid():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    big = {"a": list(range(30)), "b": list(range(30))}
+    box = gradient_explorer(lambda a, b: {"y": np.arange(1, 4) * (a + 1)}, big, title="t", ylabel="y",
+                            mode="widget")
+    box.update(a=29)
+
+
+# ----------------------------------------------------------------------------- in a real browser
+
+def test_static_explorer_in_headless_chromium(tmp_path):
+    browser = pytest.importorskip("browser")
+    browser.require_browser()
+    first = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy sweep", ylabel="|dL/dh_t|", mode="static")
+    second = gradient_explorer(toy_compute, {"rho": [0.5, 0.9]}, title="second", ylabel="y", mode="static",
+                               logy=False)
+    page = browser.write_page(tmp_path / "page.html", first.html + "<p>between</p>" + second.html)
+    with browser.chromium() as driver:
+        browser.open_page(driver, page)
+        ids = browser.wait_for_explorers(driver, 2)
+        assert ids == [first.dom_id, second.dom_id]
+        start = browser.figure_state(driver, first.dom_id)
+        assert start["frame_key"] == "0,0,0"
+        assert start["title"] == "toy sweep" and start["xlabel"] == "time step t"
+        assert start["ylabel"] == "|dL/dh_t|" and set(start["lines"]) == {"|dL/dh_t|", "bound"}
+        assert start["yticks"] and all(t.startswith("10") for t in start["yticks"])
+        assert start["legend"][:2] == ["|dL/dh_t|", "bound"]
+
+        browser.set_control(driver, first.dom_id, "rho", 3)
+        moved = browser.figure_state(driver, first.dom_id)
+        assert moved["frame_key"] == "3,0,0"
+        assert moved["lines"]["|dL/dh_t|"] != start["lines"]["|dL/dh_t|"]
+        assert len(moved["lines"]["|dL/dh_t|"].split()) == 10
+
+        browser.set_control(driver, first.dom_id, "act", 1)
+        assert browser.figure_state(driver, first.dom_id)["frame_key"] == "3,0,1"
+
+        # the exploding corner of the grid: clipped line, red markers, a note
+        browser.set_control(driver, first.dom_id, "steps", 1)
+        browser.set_control(driver, first.dom_id, "act", 0)
+        browser.set_control(driver, first.dom_id, "rho", 4)
+        boom = browser.figure_state(driver, first.dom_id)
+        assert boom["frame_key"] == "4,1,0"
+        assert boom["overflow_markers"] == 14
+        assert boom["notes"] == ["|dL/dh_t|: overflow at t \u2264 13"]
+
+        # a real key press on the second explorer leaves the first alone
+        other = browser.figure_state(driver, second.dom_id)
+        browser.press_key(driver, second.dom_id, "rho", "ARROW_RIGHT")
+        pressed = browser.figure_state(driver, second.dom_id)
+        assert (other["frame_key"], pressed["frame_key"]) == ("0", "1")
+        assert pressed["lines"] != other["lines"]
+        assert browser.figure_state(driver, first.dom_id)["frame_key"] == "4,1,0"
+        assert browser.console_errors(driver) == []
