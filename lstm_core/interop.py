@@ -47,7 +47,9 @@ def _inverse(perm):
 def _get(sd, key, shape, letters):
     if key not in sd:
         raise ValueError(f"state_dict must have key {key!r}; got keys {sorted(sd)}")
-    arr = np.asarray(sd[key], dtype=np.float64) if np.asarray(sd[key]).dtype.kind != "f" else np.asarray(sd[key])
+    arr = np.asarray(sd[key])
+    if arr.dtype.kind != "f":
+        arr = arr.astype(np.float64)
     check_shape(f"state_dict[{key!r}]", arr, shape, letters)
     return arr
 

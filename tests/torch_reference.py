@@ -1,0 +1,62 @@
+"""Reference numbers from PyTorch's nn.LSTM / nn.GRU, in float64.
+
+``reference(kind, T, B, D, H, seed)`` builds a seeded single-layer module,
+runs it on seeded inputs and initial states, and backpropagates a fixed
+scalar loss
+
+    L = sum(w_out * output) + sum(w_h * h_n) [+ sum(w_c * c_n) for the LSTM]
+
+with seeded weights w. It returns a flat dict of numpy arrays (the npz
+fixture's content). Only this module and ``make_torch_fixtures.py`` import
+torch; the fixture test runs without it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FIXTURE_CASES = [
+    ("lstm", 5, 3, 4, 6, 0),
+    ("lstm", 12, 2, 3, 8, 1),
+    ("gru", 5, 3, 4, 6, 2),
+    ("gru", 12, 2, 3, 8, 3),
+]
+
+
+def fixture_name(kind, T, B, D, H, seed):
+    return f"torch_{kind}_T{T}_B{B}_D{D}_H{H}_s{seed}.npz"
+
+
+def reference(kind, T, B, D, H, seed):
+    import torch
+
+    torch.manual_seed(seed)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[kind]
+    module = cls(D, H, num_layers=1).double()
+    rng = np.random.default_rng(seed)
+    x = torch.tensor(rng.standard_normal((T, B, D)), requires_grad=True)
+    h0 = torch.tensor(0.5 * rng.standard_normal((1, B, H)), requires_grad=True)
+    w_out = torch.tensor(rng.standard_normal((T, B, H)))
+    w_h = torch.tensor(rng.standard_normal((1, B, H)))
+    out = {}
+    if kind == "lstm":
+        c0 = torch.tensor(0.5 * rng.standard_normal((1, B, H)), requires_grad=True)
+        w_c = torch.tensor(rng.standard_normal((1, B, H)))
+        y, (hn, cn) = module(x, (h0, c0))
+        loss = (w_out * y).sum() + (w_h * hn).sum() + (w_c * cn).sum()
+        out.update(c0=c0.detach().numpy()[0], w_c=w_c.numpy()[0], c_n=cn.detach().numpy()[0])
+    else:
+        y, hn = module(x, h0)
+        loss = (w_out * y).sum() + (w_h * hn).sum()
+    loss.backward()
+    out.update(
+        x=x.detach().numpy(), h0=h0.detach().numpy()[0], w_out=w_out.numpy(), w_h=w_h.numpy()[0],
+        output=y.detach().numpy(), h_n=hn.detach().numpy()[0], loss=np.array(loss.item()),
+        grad_x=x.grad.numpy(), grad_h0=h0.grad.numpy()[0],
+        torch_version=np.array(torch.__version__),
+    )
+    if kind == "lstm":
+        out["grad_c0"] = c0.grad.numpy()[0]
+    for name, p in module.named_parameters():
+        out[f"sd.{name}"] = p.detach().numpy().copy()
+        out[f"grad.{name}"] = p.grad.numpy().copy()
+    return out
