@@ -20,14 +20,20 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 # Execute every chapter from a fresh kernel; a cell error or a Sphinx warning fails the build.
+# --all re-reads every page, so warnings of unchanged pages are reported again (and fail -W).
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	$(BIN)/jupyter-book build . --path-output . --all -W -n --keep-going
 	@echo "Book built: open $(CURDIR)/_build/html/index.html"
 
+# Everything, including a full build of the book (tests/test_book.py, marker "book").
+# For a quick run without the book: $(BIN)/python -m pytest -W error -m "not book" tests
 test: $(STAMP)
 	$(BIN)/python -m pytest -W error tests
 
+# JupyterLab opens book/*.md as notebooks via jupytext (settings in jupyterlab-settings/).
 live: $(STAMP)
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyterlab-settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	$(BIN)/jupyter lab book/
 
 bench: $(STAMP)

@@ -1,0 +1,231 @@
+"""Build the whole book once and inspect the result.
+
+The build is the one `make book` runs (every chapter executed from a fresh kernel, Sphinx
+warnings are errors). Deselect with ``-m "not book"`` for a quick run; ``make test`` runs it.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+BOOK = ROOT / "book"
+
+
+def _toc_pages() -> list[str]:
+    """Every docname in _toc.yml (root first), so new chapters are picked up automatically."""
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return pages
+
+
+PAGES = _toc_pages()
+# chapters written as MyST notebooks (a kernelspec in the jupytext header)
+NOTEBOOK_CHAPTERS = [
+    Path(p).name for p in PAGES if "kernelspec:" in (ROOT / f"{p}.md").read_text(encoding="utf-8")
+]
+
+
+def _jupyter_book() -> str:
+    here = Path(sys.executable).parent / "jupyter-book"
+    found = str(here) if here.exists() else shutil.which("jupyter-book")
+    if not found:
+        pytest.fail("jupyter-book is not installed (pip install -r requirements.txt)")
+    return found
+
+
+@pytest.fixture(scope="session")
+def build_log() -> str:
+    """Run the full build once per session; fail with the end of the log if it fails."""
+    cmd = [_jupyter_book(), "build", str(ROOT), "--path-output", str(ROOT), "--all",
+           "-W", "-n", "--keep-going"]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    seconds = time.perf_counter() - start
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(log.splitlines()[-80:])
+        pytest.fail(f"book build failed (exit {proc.returncode}) after {seconds:.0f} s:\n{tail}",
+                    pytrace=False)
+    print(f"book built in {seconds:.1f} s")
+    return log
+
+
+def _soup(path: Path):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
+
+
+def _page(docname: str) -> Path:
+    return HTML / f"{docname}.html"
+
+
+def test_build_reports_no_warning(build_log):
+    assert "build succeeded" in build_log
+    sphinx_warnings = [ln for ln in build_log.splitlines() if ": WARNING:" in ln]
+    assert not sphinx_warnings, sphinx_warnings
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_every_toc_page_is_built(build_log, docname):
+    assert _page(docname).is_file()
+    assert (HTML / "index.html").is_file()
+
+
+def test_the_toc_lists_the_pages_this_test_expects():
+    for page in ["book/intro", "book/notation", "book/staged_backprop", "book/bibliography"]:
+        assert page in PAGES
+    assert "staged_backprop" in NOTEBOOK_CHAPTERS
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_every_page_has_a_label_target(docname):
+    body = (ROOT / f"{docname}.md").read_text(encoding="utf-8")
+    assert re.search(r"^\([\w-]+\)=$", body, flags=re.M), f"{docname} has no (label)= target"
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_cell_output_is_an_error(build_log, docname):
+    soup = _soup(_page(docname))
+    for out in soup.select("div.cell_output"):
+        classes = " ".join(c for div in out.find_all("div") for c in div.get("class", []))
+        assert "traceback" not in classes and "stderr" not in classes and " error" not in classes
+        text = out.get_text("\n")
+        assert "Traceback" not in text, text[:500]
+        # the last line of an uncaught exception or a printed warning, e.g. "ValueError: ..."
+        assert not re.search(r"^\s*\w*(Error|Exception|Warning): ", text, flags=re.M), text[:500]
+
+
+def test_chapter_is_numbered_and_equations_resolve(build_log):
+    source = (BOOK / "staged_backprop.md").read_text(encoding="utf-8")
+    labels = re.findall(r"^\$\$ \((eq-[\w-]+)\)$", source, flags=re.M)
+    referenced = set(re.findall(r"\{eq\}`(eq-[\w-]+)`", source))
+    assert len(labels) >= 5 and referenced <= set(labels)
+
+    soup = _soup(_page("book/staged_backprop"))
+    assert soup.select_one("h1 > span.section-number").get_text(strip=True) == "1."
+    numbers = []
+    for label in labels:
+        anchor = soup.find(id=f"equation-{label}")
+        assert anchor is not None, label
+        eqno = anchor.find(class_="eqno")
+        numbers.append(eqno.get_text(strip=True).rstrip("#"))  # "#" is the permalink
+    assert numbers == [f"(1.{k})" for k in range(1, len(labels) + 1)]
+    for label in referenced:
+        links = soup.select(f'a.reference.internal[href="#equation-{label}"]')
+        assert links and all(re.fullmatch(r"\(1\.\d+\)", a.get_text(strip=True)) for a in links)
+    # no MyST role or directive survived unparsed
+    text = soup.get_text(" ")
+    assert "{eq}" not in text and "{ref}" not in text and "{cite" not in text
+
+
+def test_cross_references_and_citations_resolve(build_log):
+    soup = _soup(_page("book/staged_backprop"))
+    hrefs = [a["href"] for a in soup.select("a.reference.internal[href]")]
+    assert any(h.endswith("#staged-bridge") for h in hrefs)
+    assert any(h.endswith("#staged-accumulate") for h in hrefs)
+    assert any("bibliography.html#id" in h for h in hrefs)
+    bib = _soup(_page("book/bibliography")).get_text(" ")
+    for needle in ["Long Short-Term Memory", "Learning to Forget", "Recurrent Nets that Time",
+                   "Encoder", "difficulty of training", "Search Space Odyssey",
+                   "Empirical Exploration", "Long-Term Dependencies", "Backpropagation Through"]:
+        assert needle.lower() in bib.lower(), needle
+
+
+def test_exercises_have_collapsed_solutions(build_log):
+    soup = _soup(_page("book/staged_backprop"))
+    assert len(soup.select("div.exercise")) == 2
+    solutions = soup.select("div.solution")
+    assert len(solutions) == 2
+    for sol in solutions:
+        # sphinx-togglebutton collapses admonitions with the "dropdown" class in the browser
+        assert "dropdown" in sol["class"]
+
+
+def test_static_explorer_is_self_contained(build_log):
+    soup = _soup(_page("book/staged_backprop"))
+    root = soup.find(id="staged-explorer")
+    assert root is not None, "the static scrubber was not rendered"
+    data = json.loads(soup.find(id="staged-explorer-data").get_text())
+    assert len(data) == 21 * 21 and "16,2" in data  # x = 3, y = -4 is on the grid
+    assert "f = 1.54564" in data["16,2"]["head"]
+    html = _page("book/staged_backprop").read_text(encoding="utf-8")
+    assert "application/vnd.jupyter.widget-view+json" not in html
+    assert "widget-view" not in html
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_CHAPTERS)
+def test_ipynb_downloads_exist(build_log, name):
+    import nbformat
+
+    executed = HTML / "_sources" / "book" / f"{name}.ipynb"
+    clean = HTML / "notebooks" / f"{name}.ipynb"
+    for path in (executed, clean):
+        assert path.is_file(), path
+        nbformat.validate(nbformat.read(path, as_version=4))
+    ran = nbformat.read(executed, as_version=4)
+    assert any(c.get("outputs") for c in ran.cells if c.cell_type == "code")
+    plain = nbformat.read(clean, as_version=4)
+    assert "import lstm_core" in plain.cells[0].source
+    assert not any(c.get("outputs") for c in plain.cells if c.cell_type == "code")
+    page = _page(f"book/{name}").read_text(encoding="utf-8")
+    assert f"_sources/book/{name}.ipynb" in page
+    assert f"notebooks/{name}.ipynb" in page
+    # nothing is written into the sources
+    assert not (BOOK / f"{name}.ipynb").exists()
+
+
+def test_static_explorer_responds_in_a_browser(build_log):
+    """Drive the scrubber in headless Chromium (skipped when no browser is installed)."""
+    from browser import chromium, console_errors, open_page
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    from lstm_core import staged
+
+    with chromium(width=1200, height=1000) as driver:
+        open_page(driver, _page("book/staged_backprop"))
+
+        def text(part):
+            return driver.find_element(By.ID, f"staged-explorer-{part}").text
+
+        assert text("head").startswith("f = 1.54564")
+        assert (text("xo"), text("yo")) == ("3", "-4")
+        slider = driver.find_element(By.ID, "staged-explorer-x")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", slider)
+        slider.send_keys(Keys.ARROW_LEFT)  # one grid step: x = 2.5
+        assert text("xo") == "2.5"
+        f, dfdx, _ = staged.value_and_grad(2.5, -4.0)
+        assert text("head").startswith(f"f = {f:.6g},")
+        assert f"∂f/∂x = {dfdx:.6g}" in text("head")
+        rows = driver.find_elements(By.CSS_SELECTOR, "#staged-explorer-body tr")
+        assert len(rows) == 8
+        # network failures (the MathJax CDN when offline) are not the page's fault
+        errors = [e for e in console_errors(driver)
+                  if "net::ERR" not in e and "Failed to load resource" not in e]
+        assert not errors, errors
