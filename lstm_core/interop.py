@@ -44,6 +44,21 @@ def _inverse(perm):
     return inv
 
 
+_TORCH_KEYS = {"weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"}
+
+
+def _torch_state(state_dict):
+    """The state_dict as numpy arrays; only a single-layer, one-direction module is accepted."""
+    sd = {k: _to_numpy(v) for k, v in state_dict.items()}
+    extra = set(sd) - _TORCH_KEYS
+    if extra:
+        raise ValueError(
+            f"state_dict must hold exactly {sorted(_TORCH_KEYS)} (one layer, one direction); "
+            f"unexpected keys {sorted(extra)} -- convert each layer separately"
+        )
+    return sd
+
+
 def _get(sd, key, shape, letters):
     if key not in sd:
         raise ValueError(f"state_dict must have key {key!r}; got keys {sorted(sd)}")
@@ -57,7 +72,7 @@ def _get(sd, key, shape, letters):
 # ---------------------------------------------------------------- PyTorch
 def lstm_from_torch(state_dict) -> dict:
     """nn.LSTM (single layer) state_dict -> our LSTM params. Tensors or arrays."""
-    sd = {k: _to_numpy(v) for k, v in state_dict.items()}
+    sd = _torch_state(state_dict)
     w_ih = _get(sd, "weight_ih_l0", (None, None), "4H, D")
     G, D = w_ih.shape
     H = G // 4
@@ -81,7 +96,7 @@ def lstm_to_torch(params) -> dict:
 
 def gru_from_torch(state_dict) -> dict:
     """nn.GRU (single layer) state_dict -> our GRU params (variant="torch")."""
-    sd = {k: _to_numpy(v) for k, v in state_dict.items()}
+    sd = _torch_state(state_dict)
     w_ih = _get(sd, "weight_ih_l0", (None, None), "3H, D")
     G, D = w_ih.shape
     H = G // 3

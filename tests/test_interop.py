@@ -91,6 +91,8 @@ def test_bad_layouts_are_named():
         interop.lstm_from_tf(np.ones((6, 8)), np.ones(8), 3)
     with pytest.raises(ValueError, match=r"WLSTM must have shape \(1 \+ D \+ H, 4H\)"):
         interop.lstm_from_ifog(np.ones((5, 8)), 3)
+    with pytest.raises(ValueError, match=r"unexpected keys \['weight_ih_l1'\]"):
+        interop.lstm_from_torch({"weight_ih_l0": np.ones((8, 3)), "weight_ih_l1": np.ones((8, 2))})
     with pytest.raises(ValueError, match="state_dict must have key 'weight_hh_l0'"):
         interop.lstm_from_torch({"weight_ih_l0": np.ones((8, 3))})
     with pytest.raises(ValueError, match=r"state_dict\['weight_ih_l0'\] must have shape \(4H, D\)"):
