@@ -15,6 +15,9 @@ Many tutorials write h_t = (1 - u_t) * h_{t-1} + u_t * n_t instead. It is the
 same model with u = 1 - z: since 1 - sigma(a) = sigma(-a), negating the update
 gate's weights and biases turns one convention into the other.
 
+Comments such as ``(eq-gru-bp-n)`` name the equation of the GRU chapter
+(book/gru.md) that a line implements.
+
 Shapes: x (T, B, D); h (T, B, H); W_x (D, 3H); W_h (H, 3H); b_x, b_h (3H,).
 """
 from __future__ import annotations
@@ -73,15 +76,15 @@ def cell_forward(a_in, h_prev, W_h, b_h, *, variant):
     """
     H = h_prev.shape[-1]
     rz, n_slice = slice(0, 2 * H), gate_slice("n", H)
-    rzg = sigmoid(a_in[:, rz] + h_prev @ W_h[:, rz] + b_h[rz])
+    rzg = sigmoid(a_in[:, rz] + h_prev @ W_h[:, rz] + b_h[rz])  # (eq-gru-gates)
     r, z = rzg[:, :H], rzg[:, H:]
     if variant == "torch":
-        m = h_prev @ W_h[:, n_slice] + b_h[n_slice]
-        n = np.tanh(a_in[:, n_slice] + r * m)
+        m = h_prev @ W_h[:, n_slice] + b_h[n_slice]  # (eq-gru-cand-torch)
+        n = np.tanh(a_in[:, n_slice] + r * m)  # (eq-gru-cand-torch)
     else:
-        m = h_prev
-        n = np.tanh(a_in[:, n_slice] + (r * m) @ W_h[:, n_slice] + b_h[n_slice])
-    return (1.0 - z) * n + z * h_prev, r, z, n, m
+        m = h_prev  # (eq-gru-cand-cho)
+        n = np.tanh(a_in[:, n_slice] + (r * m) @ W_h[:, n_slice] + b_h[n_slice])  # (eq-gru-cand-cho)
+    return (1.0 - z) * n + z * h_prev, r, z, n, m  # (eq-gru-update)
 
 
 def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant):
@@ -96,29 +99,29 @@ def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant):
     """
     H = dh_t.shape[-1]
     n_slice = gate_slice("n", H)
-    dn_pre = dh_t * (1.0 - z) * tanh_grad_from_output(n)
-    dz_pre = dh_t * (h_prev - n) * sigmoid_grad_from_output(z)
-    dh_prev = dh_t * z  # direct path: h_t = ... + z * h_{t-1}
+    dn_pre = dh_t * (1.0 - z) * tanh_grad_from_output(n)  # (eq-gru-bp-n)
+    dz_pre = dh_t * (h_prev - n) * sigmoid_grad_from_output(z)  # (eq-gru-bp-z)
+    dh_prev = dh_t * z  # direct path: h_t = ... + z * h_{t-1}; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
     da_x = np.empty((dh_t.shape[0], 3 * H), dtype=dh_t.dtype)
     da_x[:, gate_slice("z", H)] = dz_pre
     da_x[:, n_slice] = dn_pre
     da_h = da_x.copy()
     if variant == "torch":
         # n_pre = ... + r * m, m = h W_hn + b_hn
-        dr = dn_pre * m
-        da_h[:, n_slice] = dn_pre * r  # gradient reaching m
+        dr = dn_pre * m  # (eq-gru-bp-r-torch)
+        da_h[:, n_slice] = dn_pre * r  # gradient reaching m; (eq-gru-bp-r-torch)
     else:
         # n_pre = ... + (r * h) W_hn + b_hn
-        d_rh = dn_pre @ W_h[:, n_slice].T
-        dr = d_rh * m
-        dh_prev = dh_prev + d_rh * r
+        d_rh = dn_pre @ W_h[:, n_slice].T  # (eq-gru-bp-r-cho)
+        dr = d_rh * m  # (eq-gru-bp-r-cho)
+        dh_prev = dh_prev + d_rh * r  # (eq-gru-bp-hprev-cho)
         # da_h[:, n] stays dn_pre: its matmul input is r*h, handled by the caller
-    da_x[:, gate_slice("r", H)] = da_h[:, gate_slice("r", H)] = dr * sigmoid_grad_from_output(r)
+    da_x[:, gate_slice("r", H)] = da_h[:, gate_slice("r", H)] = dr * sigmoid_grad_from_output(r)  # (eq-gru-bp-r-torch), (eq-gru-bp-r-cho)
     if variant == "torch":
-        dh_prev = dh_prev + da_h @ W_h.T
+        dh_prev = dh_prev + da_h @ W_h.T  # (eq-gru-bp-hprev-torch)
     else:
         rz = slice(0, 2 * H)
-        dh_prev = dh_prev + da_h[:, rz] @ W_h[:, rz].T
+        dh_prev = dh_prev + da_h[:, rz] @ W_h[:, rz].T  # (eq-gru-bp-hprev-cho)
     return da_x, da_h, dh_prev
 
 
@@ -163,7 +166,7 @@ def backward(dh, cache):
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
-        dh_steps[t] = dh[t] + carry
+        dh_steps[t] = dh[t] + carry  # (eq-gru-bp-total)
         da_x[t], da_h[t], carry = cell_backward(
             dh_steps[t], h_prev_all[t], cache["r"][t], cache["z"][t], cache["n"][t],
             cache["m"][t], params["W_h"], variant=variant,
@@ -171,19 +174,19 @@ def backward(dh, cache):
     n_slice = gate_slice("n", H)
     # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
     if variant == "torch":
-        dW_h = sum_outer_over_time(h_prev_all, da_h)
+        dW_h = sum_outer_over_time(h_prev_all, da_h)  # (eq-gru-bp-wh-torch)
     else:
         rz = slice(0, 2 * H)
         dW_h = np.concatenate(
-            [sum_outer_over_time(h_prev_all, da_h[..., rz]),
-             sum_outer_over_time(cache["r"] * h_prev_all, da_h[..., n_slice])],
+            [sum_outer_over_time(h_prev_all, da_h[..., rz]),  # (eq-gru-bp-wh-cho)
+             sum_outer_over_time(cache["r"] * h_prev_all, da_h[..., n_slice])],  # (eq-gru-bp-wh-cho)
             axis=1,
         )
     grads = {
-        "W_x": sum_outer_over_time(x, da_x),
+        "W_x": sum_outer_over_time(x, da_x),  # (eq-gru-bp-wx)
         "W_h": dW_h,
-        "b_x": da_x.sum(axis=(0, 1)),
-        "b_h": da_h.sum(axis=(0, 1)),
+        "b_x": da_x.sum(axis=(0, 1)),  # (eq-gru-bp-wx)
+        "b_h": da_h.sum(axis=(0, 1)),  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
     }
-    dx = (da_x.reshape(T * B, 3 * H) @ params["W_x"].T).reshape(x.shape)
-    return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)
+    dx = (da_x.reshape(T * B, 3 * H) @ params["W_x"].T).reshape(x.shape)  # (eq-gru-bp-wx)
+    return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)  # (eq-gru-bp-total)

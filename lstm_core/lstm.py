@@ -137,6 +137,9 @@ def _options(forget_bias, output_activation, cell):
     check_choice("cell", cell, CELLS)
     if not np.isfinite(forget_bias):
         raise ValueError(f"forget_bias must be finite, got {forget_bias}")
+    if forget_bias and cell != "standard":
+        # the f block is overwritten (1 or 1 - i): a bias on it would be silently ignored
+        raise ValueError(f"forget_bias has no effect with cell={cell!r} (its forget gate is not learned); got {forget_bias}")
     return {
         "forget_bias": float(forget_bias),
         "psi": get_activation(output_activation, argname="output_activation"),

@@ -37,7 +37,7 @@ CONFIGS = [
     Config("lstm-identity-fb0", lstm, {"output_activation": "identity", "forget_bias": 0.0}),
     Config("lstm-identity-fb1", lstm, {"output_activation": "identity", "forget_bias": 1.0}),
     Config("lstm-no-forget", lstm, {"cell": "no_forget"}),
-    Config("lstm-coupled", lstm, {"cell": "coupled", "forget_bias": 1.0}),
+    Config("lstm-coupled", lstm, {"cell": "coupled"}),
     Config("gru-torch", gru, {"variant": "torch"}),
     Config("gru-cho", gru, {"variant": "cho"}),
 ]

@@ -95,6 +95,7 @@ def test_mixed_dtypes_are_refused(m):
         (lambda: lstm.forward(_params(lstm), np.ones((2, 1, 3)), output_activation="relu6"), "output_activation"),
         (lambda: lstm.forward(_params(lstm), np.ones((2, 1, 3)), cell="peephole"), "cell"),
         (lambda: lstm.forward(_params(lstm), np.ones((2, 1, 3)), forget_bias=np.nan), "forget_bias"),
+        (lambda: lstm.forward(_params(lstm), np.ones((2, 1, 3)), forget_bias=1.0, cell="coupled"), "forget_bias"),
         (lambda: gru.forward(_params(gru), np.ones((2, 1, 3)), variant="keras"), "variant"),
     ],
 )

@@ -1,0 +1,107 @@
+"""Parameter counts and floating-point operations per time step of the three models.
+
+The counts describe the models exactly as :mod:`lstm_core.rnn`, :mod:`lstm_core.lstm`
+and :mod:`lstm_core.gru` define them (row vectors, gate blocks side by side):
+
+    model   weights               biases                 parameters
+    rnn     W_x (D, H),  W_h (H, H)     b (H,)                 H (D + H + 1)
+    lstm    W_x (D, 4H), W_h (H, 4H)    b (4H,)                4H (D + H + 1)
+    gru     W_x (D, 3H), W_h (H, 3H)    b_x (3H,), b_h (3H,)   3H (D + H + 2)
+
+PyTorch's ``nn.RNN`` and ``nn.LSTM`` store two bias vectors that only ever appear as a
+sum, so their reported counts are larger by H and 4H; the GRU's two biases are both
+needed (b_hn sits inside the reset product) and the counts agree.
+
+What one forward time step costs, for a batch of B sequences
+-------------------------------------------------------------
+Counted, in FLOPs (floating-point operations):
+
+* matmuls: every multiply-add of ``x_t W_x`` and of ``h_{t-1} W_h`` (or, for the
+  GRU variant "cho", of ``(r_t * h_{t-1}) W_hn``) counts as **2 FLOPs**, so a
+  (B, K) @ (K, N) product costs 2 B K N. The input projection is counted in
+  every step even though the library computes it for all steps in one matmul.
+* element-wise arithmetic: each addition, subtraction and multiplication of one
+  element counts as 1 FLOP: bias additions, the sum of the input and recurrent
+  projections, the gate products and the state updates, exactly as written in
+  the model's equations (``1 - z`` counts as one subtraction).
+
+Not counted in the FLOPs:
+
+* the nonlinearities (sigmoid, tanh): their cost depends on how exp/tanh are
+  implemented, so :func:`cost_breakdown` reports the *number of evaluations*
+  separately under ``"nonlinearities"``;
+* the LSTM's constant ``forget_bias`` (fold it into ``b``), the loss, any
+  readout layer, memory traffic, and the backward pass.
+
+Both GRU variants cost the same: "cho" moves one element-wise product (r * h)
+before the matmul instead of after it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+MODELS = ("rnn", "lstm", "gru")
+
+# number of H-wide gate blocks in the weight matrices
+_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+
+# per step and per sequence, in units of H:
+#   element-wise FLOPs, and sigmoid/tanh evaluations
+_ELEMENTWISE = {
+    # a = (x W_x + b) + h W_h: 2 additions
+    "rnn": 2,
+    # 4H bias + 4H sum of projections; c = f*c + i*g: 2 products + 1 sum; h = o * tanh(c): 1 product
+    "lstm": 4 + 4 + 3 + 1,
+    # b_x 3H + b_h 3H; r, z: projections summed 2H; candidate: one product with r and one sum 2H;
+    # h = (1 - z) * n + z * h_prev: 1 subtraction, 2 products, 1 sum
+    "gru": 3 + 3 + 2 + 2 + 4,
+}
+_NONLINEARITIES = {
+    "rnn": 1,       # tanh(a)
+    "lstm": 3 + 2,  # sigmoid i, f, o; tanh g and tanh(c)
+    "gru": 2 + 1,   # sigmoid r, z; tanh n
+}
+
+
+def _check(model, D, H, B=1):
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(repr(m) for m in MODELS)}, got {model!r}")
+    for name, v in (("D", D), ("H", H), ("B", B)):
+        if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)) or v < 1:
+            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    return int(D), int(H), int(B)
+
+
+def param_count(model: str, D: int, H: int) -> int:
+    """Number of trainable parameters of ``model`` ("rnn", "lstm" or "gru") with input size D, hidden size H."""
+    D, H, _ = _check(model, D, H)
+    G = _BLOCKS[model] * H
+    biases = 2 * G if model == "gru" else G
+    return G * (D + H) + biases
+
+
+def cost_breakdown(model: str, D: int, H: int, B: int = 1) -> dict:
+    """Per forward step: ``{"matmul": FLOPs, "elementwise": FLOPs, "nonlinearities": evaluations}``.
+
+    See the module docstring for what each entry counts. ``flops_per_step`` is
+    ``matmul + elementwise``.
+    """
+    D, H, B = _check(model, D, H, B)
+    G = _BLOCKS[model] * H
+    return {
+        "matmul": 2 * B * (D + H) * G,
+        "elementwise": B * _ELEMENTWISE[model] * H,
+        "nonlinearities": B * _NONLINEARITIES[model] * H,
+    }
+
+
+def flops_per_step(model: str, D: int, H: int, B: int = 1) -> int:
+    """FLOPs of one forward time step of ``model`` for a batch of B sequences.
+
+    Matmul multiply-adds count 2 FLOPs each; element-wise additions, subtractions
+    and products count 1. Sigmoid/tanh evaluations, the loss, memory traffic and
+    the backward pass are not counted (module docstring). For large H the
+    matmuls dominate: ``2 B (D + H) G`` with G = H, 4H, 3H for rnn, lstm, gru.
+    """
+    c = cost_breakdown(model, D, H, B)
+    return c["matmul"] + c["elementwise"]
