@@ -50,31 +50,6 @@ NOTEBOOK_CHAPTERS = [
 ]
 
 
-def _jupyter_book() -> str:
-    here = Path(sys.executable).parent / "jupyter-book"
-    found = str(here) if here.exists() else shutil.which("jupyter-book")
-    if not found:
-        pytest.fail("jupyter-book is not installed (pip install -r requirements.txt)")
-    return found
-
-
-@pytest.fixture(scope="session")
-def build_log() -> str:
-    """Run the full build once per session; fail with the end of the log if it fails."""
-    cmd = [_jupyter_book(), "build", str(ROOT), "--path-output", str(ROOT), "--all",
-           "-W", "-n", "--keep-going"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    seconds = time.perf_counter() - start
-    log = proc.stdout + proc.stderr
-    if proc.returncode != 0:
-        tail = "\n".join(log.splitlines()[-80:])
-        pytest.fail(f"book build failed (exit {proc.returncode}) after {seconds:.0f} s:\n{tail}",
-                    pytrace=False)
-    print(f"book built in {seconds:.1f} s")
-    return log
-
-
 def _soup(path: Path):
     from bs4 import BeautifulSoup
 
@@ -229,3 +204,34 @@ def test_static_explorer_responds_in_a_browser(build_log):
         errors = [e for e in console_errors(driver)
                   if "net::ERR" not in e and "Failed to load resource" not in e]
         assert not errors, errors
+
+
+# pages whose gradient explorers are driven in the browser: every toc page that has one
+def test_every_gradient_explorer_responds_in_a_browser(build_log):
+    """On every built page, move each control of each explorer one step and check the figure changed."""
+    import browser
+
+    browser.require_browser()
+    pages = [p for p in PAGES if "lstm-gx-" in _page(p).read_text(encoding="utf-8")]
+    assert pages, "no page has a gradient explorer"
+    with browser.chromium(width=1200, height=1000) as driver:
+        for docname in pages:
+            browser.open_page(driver, _page(docname))
+            ids = browser.wait_for_explorers(driver)
+            for dom_id in ids:
+                for name in browser.control_names(driver, dom_id):
+                    before = browser.figure_state(driver, dom_id)
+                    n = driver.execute_script(
+                        "const e = document.getElementById(arguments[0]).querySelector("
+                        "'[data-control=\"' + arguments[1] + '\"]');"
+                        "return e.tagName === 'SELECT' ? e.options.length : Number(e.max) + 1;",
+                        dom_id, name)
+                    current = int(float(before["controls"][name]))
+                    browser.set_control(driver, dom_id, name, (current + 1) % n)
+                    after = browser.figure_state(driver, dom_id)
+                    assert after["frame_key"] != before["frame_key"], (docname, dom_id, name)
+                    assert after["title"] and after["xlabel"] and after["ylabel"], (docname, dom_id)
+                    browser.set_control(driver, dom_id, name, current)
+            errors = [e for e in browser.console_errors(driver)
+                      if "net::ERR" not in e and "Failed to load resource" not in e]
+            assert not errors, (docname, errors)

@@ -67,4 +67,41 @@ def _on_config_inited(app, config) -> None:
 def setup(app):
     # after myst_nb has registered its config values
     app.connect("config-inited", _on_config_inited, priority=900)
+    # before static_widgets' build-finished handler (priority 500) writes its own notebooks
+    app.connect("build-finished", _restore_executed_notebooks, priority=400)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+def _restore_executed_notebooks(app, exception) -> None:
+    """``build-finished``: put the cached outputs into the executed .ipynb downloads.
+
+    In cache mode MyST-NB 1.4 writes ``jupyter_execute/<doc>.ipynb`` (which the
+    theme copies to ``_sources/`` for its download button) from the notebook
+    *before* the cached outputs were merged in, so the download has no outputs.
+    Merge them from the cache here, for every notebook page.
+    """
+    if exception is not None or app.config.nb_execution_mode != "cache" or app.builder.format != "html":
+        return
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache_dir = Path(app.config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if not cache_dir.exists():
+        return
+    cache = get_cache(str(cache_dir))
+    outdir = Path(app.outdir)
+    execute_dir = outdir.parent / "jupyter_execute"
+    for docname in sorted(app.env.found_docs):
+        target = execute_dir / f"{docname}.ipynb"
+        if not target.exists():
+            continue
+        nb = nbformat.read(target, as_version=4)
+        try:
+            _, merged = cache.merge_match_into_notebook(nb)
+        except KeyError:  # not in the cache (e.g. excluded from execution)
+            continue
+        content = nbformat.writes(merged)
+        target.write_text(content, encoding="utf-8")
+        source_copy = outdir / "_sources" / f"{docname}.ipynb"
+        if source_copy.exists():
+            source_copy.write_text(content, encoding="utf-8")
