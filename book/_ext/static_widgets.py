@@ -32,6 +32,11 @@ NOTEBOOK_DIR = "notebooks"
 
 # Set at import time so it is in place before the first kernel is started.
 os.environ[ENV_FLAG] = "1"
+# The chapters multiply small matrices (H <= 128): one BLAS thread per kernel is as fast,
+# makes results bit-for-bit repeatable, and avoids threads fighting over a busy machine's
+# cores. A reader who sets OPENBLAS_NUM_THREADS / OMP_NUM_THREADS keeps their own choice.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _is_notebook(app, docname: str) -> bool:
