@@ -1,0 +1,263 @@
+"""Claims of book/appendix_cost.md ("What BPTT costs"), recomputed by independent routes.
+
+* Memory: the bytes of the arrays a forward cache holds (params and x excluded) equal the
+  closed forms (T+1)BH, (7T+2)BH and (5T+1)BH floats derived from the model equations, and
+  the LSTM cache holds exactly the seven per-step blocks the derivation counts.
+* FLOPs: the matrix products that ``forward`` and ``backward`` actually execute are counted
+  (weights wrapped in an array subclass that tallies every matmul it takes part in, and the
+  one helper that multiplies two activation arrays wrapped by monkeypatch). The forward count
+  equals T times ``cost.cost_breakdown(...)["matmul"]`` and the hand formula 2TB(D+H)G; the
+  backward count is exactly twice the forward count.
+* Peak memory (tracemalloc): the leading terms 11TBH (forward) and 8TBH + TBD (backward) floats.
+* Truncated BPTT in chunks of k: its gradient is the gradient of the loss in which the state
+  at every chunk start is held fixed (central differences), k = T is full BPTT, and with a loss
+  on the last step and k | T it is the sliding-window truncation of ``lstm_core.bptt``.
+* Checkpointing (the exercise): exact gradients from segment start states and ``dc_last``.
+
+No timing is asserted anywhere: timings depend on the machine.
+"""
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstm_core import bptt, cost, gru, lstm, rnn
+from lstm_core.gradcheck import numerical_gradient, relative_error
+
+MODULES = {"rnn": rnn, "lstm": lstm, "gru": gru}
+# forward kwargs per configuration: every cell/variant keeps the same cache
+CONFIGS = [("rnn", {}), ("rnn", {"activation": "relu"}), ("lstm", {}),
+           ("lstm", {"cell": "coupled"}), ("lstm", {"output_activation": "identity"}),
+           ("gru", {"variant": "torch"}), ("gru", {"variant": "cho"})]
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+def cache_bytes(cache):
+    return sum(v.nbytes for k, v in cache.items()
+               if isinstance(v, np.ndarray) and k not in ("params", "x"))
+
+
+def closed_form_floats(model, T, B, H):
+    """Derived from the equations, not from the code: per step the RNN keeps h_t; the LSTM
+    i, f, g, o (4 blocks), c_t, tanh(c_t), h_t; the GRU r_t, z_t, n_t, m_t, h_t; plus h_0
+    (and c_0 for the LSTM)."""
+    per_step, initial = {"rnn": (1, 1), "lstm": (4 + 3, 2), "gru": (5, 1)}[model]
+    return (per_step * T + initial) * B * H
+
+
+def make(model, T, B, D, H, *, seed=0, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    params = MODULES[model].init_params(D, H, rng=rng, dtype=dtype)
+    x = rng.standard_normal((T, B, D)).astype(dtype)
+    states = [(0.5 * rng.standard_normal((B, H))).astype(dtype)
+              for _ in range(2 if model == "lstm" else 1)]
+    return params, x, states, rng
+
+
+# ----------------------------------------------------------------------------- memory
+
+@pytest.mark.parametrize("model,kwargs", CONFIGS)
+@given(T=st.integers(1, 30), B=st.integers(1, 5), D=st.integers(1, 4), H=st.integers(1, 9),
+       single=st.booleans())
+def test_cache_bytes_equal_the_closed_form(model, kwargs, T, B, D, H, single):
+    dtype = np.float32 if single else np.float64
+    params, x, states, _ = make(model, T, B, D, H, dtype=dtype)
+    _, cache = MODULES[model].forward(params, x, *states, **kwargs)
+    assert cache_bytes(cache) == closed_form_floats(model, T, B, H) * np.dtype(dtype).itemsize
+
+
+def test_lstm_cache_holds_seven_blocks_per_step():
+    T, B, D, H = 6, 2, 3, 5
+    params, x, states, _ = make("lstm", T, B, D, H)
+    _, cache = lstm.forward(params, x, *states)
+    arrays = {k: v.shape for k, v in cache.items()
+              if isinstance(v, np.ndarray) and k not in ("params", "x")}
+    assert arrays == {"h0": (B, H), "c0": (B, H), "h": (T, B, H), "c": (T, B, H),
+                      "s": (T, B, H), "gates": (T, B, 4 * H)}
+    # s is tanh(c): the block the derivation calls s_t, not a second copy of h
+    np.testing.assert_array_equal(cache["s"], np.tanh(cache["c"]))
+
+
+def _peak(fn):
+    tracemalloc.start()
+    try:
+        out = fn()
+        return out, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("T,B,D,H", [(60, 8, 8, 32), (150, 4, 16, 48)])
+def test_peak_memory_of_lstm_passes_has_the_stated_leading_terms(T, B, D, H):
+    params, x, _, rng = make("lstm", T, B, D, H)
+    dh = rng.standard_normal((T, B, H))
+    (_, cache), peak_fwd = _peak(lambda: lstm.forward(params, x))
+    _, peak_bwd = _peak(lambda: lstm.backward(dh, cache))
+    lead_fwd = 11 * T * B * H * 8                  # input projections (4) + cache (7) per step
+    lead_bwd = (8 * T * B * H + T * B * D) * 8     # da (4), dh_t, dc_t, h_prev, c_prev; dx
+    assert lead_fwd <= peak_fwd <= 1.1 * lead_fwd
+    assert lead_bwd <= peak_bwd <= 1.1 * lead_bwd
+
+
+# ----------------------------------------------------------------------------- FLOPs by execution
+
+class Tally:
+    matmul = 0
+
+
+class CountedWeight(np.ndarray):
+    """A weight matrix that tallies 2 m k n FLOPs for every (m, k) @ (k, n) it takes part in."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        assert method == "__call__" and not kwargs
+        args = [np.asarray(a) for a in inputs]
+        if ufunc is np.matmul:
+            (m, k), (k2, n) = args[0].shape, args[1].shape
+            assert k == k2
+            Tally.matmul += 2 * m * k * n
+        return ufunc(*args)
+
+
+@pytest.fixture
+def count_activation_products(monkeypatch):
+    """Count sum_t a_t^T da_t, the only product of two activation arrays in the models."""
+    from lstm_core import _common
+
+    original = _common.sum_outer_over_time
+
+    def counted(a, da):
+        n, p, q = a.shape[0] * a.shape[1], a.shape[-1], da.shape[-1]
+        Tally.matmul += 2 * n * p * q
+        return original(a, da)
+
+    for mod in MODULES.values():
+        monkeypatch.setattr(mod, "sum_outer_over_time", counted)
+
+
+@pytest.mark.parametrize("model,kwargs", [c for c in CONFIGS if "activation" not in c[1]])
+@pytest.mark.parametrize("T,B,D,H", [(1, 1, 1, 1), (5, 3, 2, 4), (7, 2, 6, 3)])
+def test_executed_matmul_flops_forward_and_twice_that_backward(
+        count_activation_products, model, kwargs, T, B, D, H):
+    params, x, states, rng = make(model, T, B, D, H)
+    counted = {k: (v.view(CountedWeight) if k.startswith("W_") else v) for k, v in params.items()}
+    Tally.matmul = 0
+    h, cache = MODULES[model].forward(counted, x, *states, **kwargs)
+    fwd = Tally.matmul
+    Tally.matmul = 0
+    g = MODULES[model].backward(rng.standard_normal(h.shape), cache)
+    bwd = Tally.matmul
+    # the counted run computes the same numbers as a plain one
+    h_plain, cache_plain = MODULES[model].forward(params, x, *states, **kwargs)
+    np.testing.assert_array_equal(np.asarray(h), h_plain)
+    G = GATE_BLOCKS[model] * H
+    assert fwd == T * cost.cost_breakdown(model, D, H, B)["matmul"] == 2 * T * B * (D + H) * G
+    assert bwd == 2 * fwd
+    # forward + backward = 6 T B (D + H) G, e.g. 48 T B H^2 for an LSTM with D = H
+    assert fwd + bwd == 6 * T * B * (D + H) * G
+    assert g.params["W_h"].shape == params["W_h"].shape
+
+
+def test_lstm_training_step_is_48_TBH2_when_D_equals_H():
+    T, B, H = 100, 32, 512
+    assert 3 * T * cost.cost_breakdown("lstm", H, H, B)["matmul"] == 48 * T * B * H**2
+
+
+# ----------------------------------------------------------------------------- truncated BPTT
+
+def chunked(model, params, x, dh, k, states):
+    """Truncated BPTT in chunks of k: carry the state, not the gradient."""
+    mod = MODULES[model]
+    total = {n: np.zeros_like(v) for n, v in params.items()}
+    starts = []
+    for s in range(0, x.shape[0], k):
+        starts.append(states)
+        hs, cache = mod.forward(params, x[s:s + k], *states)
+        g = mod.backward(dh[s:s + k], cache)
+        for n in total:
+            total[n] += g.params[n]
+        states = (hs[-1], cache["c"][-1]) if model == "lstm" else (hs[-1],)
+    return total, starts
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("k", [1, 3, 4])
+def test_chunked_truncation_is_the_gradient_with_frozen_chunk_starts(model, k):
+    T, B, D, H = 8, 2, 3, 3
+    params, x, states, rng = make(model, T, B, D, H, seed=k)
+    w = rng.standard_normal((T, B, H))
+    grads, starts = chunked(model, params, x, w, k, states)
+    frozen = [tuple(s.copy() for s in st_) for st_ in starts]
+
+    def loss():   # every chunk starts from the fixed state of the unperturbed run
+        return sum(float(np.sum(w[s:s + k] * MODULES[model].forward(params, x[s:s + k], *f)[0]))
+                   for s, f in zip(range(0, T, k), frozen))
+
+    for name in params:
+        assert relative_error(grads[name], numerical_gradient(loss, params[name])) < 1e-8, name
+    # and it really is a truncation: different from the full gradient
+    full = MODULES[model].backward(w, MODULES[model].forward(params, x, *states)[1]).params
+    assert relative_error(grads["W_h"], full["W_h"]) > 1e-3
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_one_chunk_of_length_T_is_full_bptt(model):
+    T, B, D, H = 9, 2, 3, 4
+    params, x, states, rng = make(model, T, B, D, H)
+    w = rng.standard_normal((T, B, H))
+    grads, _ = chunked(model, params, x, w, T, states)
+    full = MODULES[model].backward(w, MODULES[model].forward(params, x, *states)[1]).params
+    for name in params:
+        np.testing.assert_allclose(grads[name], full[name], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_chunks_equal_the_sliding_window_for_a_last_step_loss(k):
+    T, B, D, H = 12, 2, 3, 5
+    params, x, states, rng = make("rnn", T, B, D, H)
+    w = np.zeros((T, B, H))
+    w[-1] = rng.standard_normal((B, H))
+    grads, _ = chunked("rnn", params, x, w, k, states)
+    sliding = bptt.truncated_bptt(w, rnn.forward(params, x, *states)[1], k)
+    for name in params:
+        np.testing.assert_allclose(grads[name], sliding[name], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("k", [1, 5, 16])
+def test_a_chunk_window_holds_7k_plus_2_blocks(k):
+    B, D, H = 3, 2, 4
+    params, x, states, _ = make("lstm", k, B, D, H)
+    assert cache_bytes(lstm.forward(params, x, *states)[1]) == (7 * k + 2) * B * H * 8
+
+
+# ----------------------------------------------------------------------------- checkpointing
+
+@pytest.mark.parametrize("k", [1, 4, 5, 20])
+def test_checkpointed_lstm_gradient_is_exact(k):
+    """Keep only (h, c) at segment starts, recompute each segment, chain dh0/dc0 backwards."""
+    T, B, D, H = 20, 2, 3, 4
+    params, x, (h, c), rng = make("lstm", T, B, D, H)
+    dh = rng.standard_normal((T, B, H))
+    full = lstm.backward(dh, lstm.forward(params, x, h, c)[1])
+    starts = []
+    for s in range(0, T, k):
+        starts.append((s, h, c))
+        hs, cache = lstm.forward(params, x[s:s + k], h, c)
+        h, c = hs[-1], cache["c"][-1]
+    total = {n: np.zeros_like(v) for n, v in params.items()}
+    dh_next = dc_next = np.zeros((B, H))
+    for s, h, c in reversed(starts):
+        cache = lstm.forward(params, x[s:s + k], h, c)[1]
+        seg = dh[s:s + k].copy()
+        seg[-1] += dh_next
+        g = lstm.backward(seg, cache, dc_last=dc_next)
+        dh_next, dc_next = g.dh0, g.dc0
+        for n in total:
+            total[n] += g.params[n]
+    for name in params:
+        np.testing.assert_allclose(total[name], full.params[name], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(dh_next, full.dh0, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(dc_next, full.dc0, rtol=1e-11, atol=1e-13)
