@@ -116,19 +116,20 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell):
     H = dh_t.shape[-1]
     i, f, g, o = (gates[:, gate_slice(n, H)] for n in GATES)
     # two paths into c_t: through h_t = o * psi(c_t), and along the cell state from c_{t+1}
-    dc = dc_next + dh_t * o * psi.grad_from_output(s)
+    dc = dc_next + dh_t * o * psi.grad_from_output(s)         # [eq-lstm-bw-dc]
     dgates = np.empty_like(gates)
-    dgates[:, gate_slice("i", H)] = dc * g
-    dgates[:, gate_slice("f", H)] = dc * c_prev
-    dgates[:, gate_slice("g", H)] = dc * i
-    dgates[:, gate_slice("o", H)] = dh_t * s
-    da = dgates * gate_slopes(gates)
+    dgates[:, gate_slice("i", H)] = dc * g                    # dL/di_t  [eq-lstm-bw-di]
+    dgates[:, gate_slice("f", H)] = dc * c_prev               # dL/df_t  [eq-lstm-bw-df]
+    dgates[:, gate_slice("g", H)] = dc * i                    # dL/dg_t  [eq-lstm-bw-dg]
+    dgates[:, gate_slice("o", H)] = dh_t * s                  # dL/do_t  [eq-lstm-bw-do]
+    da = dgates * gate_slopes(gates)  # x sigma' or tanh': delta_i, delta_f, delta_g, delta_o
     if cell == "no_forget":
         da[:, gate_slice("f", H)] = 0.0
     elif cell == "coupled":
         # f = 1 - i: what f receives flows into i with a minus sign
         da[:, gate_slice("i", H)] -= dgates[:, gate_slice("f", H)] * sigmoid_grad_from_output(i)
         da[:, gate_slice("f", H)] = 0.0
+    # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]; dL/dc_t * f_t for step t-1 [eq-lstm-bw-dc]
     return da, dc, da @ W_h.T, dc * f
 
 
@@ -194,17 +195,17 @@ def backward(dh, cache, dc_last=None):
     dc_steps = np.empty_like(h)
     dh_carry = np.zeros((B, H), dtype=h.dtype)
     for t in range(T - 1, -1, -1):
-        dh_steps[t] = dh[t] + dh_carry
+        dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
         da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
             dh_steps[t], dc_carry, gates[t], c_prev[t], cache["s"][t], params["W_h"],
             psi=opts["psi"], cell=opts["cell"],
         )
     h_prev = np.concatenate([cache["h0"][None], h[:-1]], axis=0)
-    grads = {
+    grads = {  # sums over every step  [eq-lstm-bw-weights]
         "W_x": sum_outer_over_time(x, da),
         "W_h": sum_outer_over_time(h_prev, da),
         "b": da.sum(axis=(0, 1)),
     }
-    dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)
+    dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)  # [eq-lstm-bw-dx]
     return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
                      dc0=dc_carry, dc_steps=dc_steps)
