@@ -235,3 +235,13 @@ def test_every_gradient_explorer_responds_in_a_browser(build_log):
             errors = [e for e in browser.console_errors(driver)
                       if "net::ERR" not in e and "Failed to load resource" not in e]
             assert not errors, (docname, errors)
+
+
+@pytest.mark.parametrize("docname", PAGES)
+def test_no_markdown_table_is_left_unrendered(build_log, docname):
+    """A Markdown table printed by a cell must become an HTML table (a stray '|' in a cell breaks it)."""
+    soup = _soup(_page(docname))
+    for tag in soup(["pre", "code", "script", "style"]):
+        tag.decompose()
+    leftovers = re.findall(r"\|\s*(?:—|–|---)\s*\|", soup.get_text())
+    assert not leftovers, f"{docname}: raw Markdown table text in the page"
