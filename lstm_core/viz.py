@@ -760,6 +760,7 @@ class _MplPlot:
         self.tops: dict[str, Any] = {}
         self.bottoms: dict[str, Any] = {}
         self.legend = None
+        self._layout_key = None
 
     def _artists_for(self, name: str):
         if name not in self.lines:
@@ -817,6 +818,16 @@ class _MplPlot:
             self.legend.remove()
         self.legend = self.fig.legend(handles=handles, loc="outside lower center",
                                       ncol=min(len(handles), 3), frameon=False, fontsize=9.5)
+        # Constrained layout costs about as much as drawing the figure. Run it only when what
+        # takes space around the axes changed (tick label widths, legend entries, note lines);
+        # otherwise keep the last layout.
+        key = (max((len(lab) for lab in labels), default=0), len(frame["xticks"]),
+               tuple(h.get_label() for h in handles), len(frame["notes"]))
+        if key != self._layout_key:
+            self.fig.set_layout_engine("constrained")
+            self._layout_key = key
+        else:
+            self.fig.set_layout_engine("none")
 
     def png(self, dpi: int = 120) -> bytes:
         import io
