@@ -70,55 +70,48 @@ def _get(sd, key, shape, letters):
 
 
 # ---------------------------------------------------------------- PyTorch
+def _read_torch(state_dict, n_gates):
+    """The four single-layer tensors of an nn.LSTM (n_gates=4) or nn.GRU (3), shape-checked,
+    transposed to our row-vector layout: (W_x (D, nH), W_h (H, nH), bias_ih, bias_hh)."""
+    sd = _torch_state(state_dict)
+    letters = f"{n_gates}H"
+    w_ih = _get(sd, "weight_ih_l0", (None, None), f"{letters}, D")
+    H = w_ih.shape[0] // n_gates
+    if H < 1 or w_ih.shape[0] != n_gates * H:
+        raise ValueError(f"state_dict['weight_ih_l0'] must have shape ({letters}, D), got shape {w_ih.shape}")
+    w_hh = _get(sd, "weight_hh_l0", (n_gates * H, H), f"{letters}, H")
+    b_ih = _get(sd, "bias_ih_l0", (n_gates * H,), letters)
+    b_hh = _get(sd, "bias_hh_l0", (n_gates * H,), letters)
+    return w_ih.T.copy(), w_hh.T.copy(), b_ih.copy(), b_hh.copy()
+
+
+def _write_torch(W_x, W_h, b_ih, b_hh):
+    return {"weight_ih_l0": W_x.T.copy(), "weight_hh_l0": W_h.T.copy(),
+            "bias_ih_l0": b_ih.copy(), "bias_hh_l0": b_hh.copy()}
+
+
 def lstm_from_torch(state_dict) -> dict:
     """nn.LSTM (single layer) state_dict -> our LSTM params. Tensors or arrays."""
-    sd = _torch_state(state_dict)
-    w_ih = _get(sd, "weight_ih_l0", (None, None), "4H, D")
-    G, D = w_ih.shape
-    H = G // 4
-    if G != 4 * H:
-        raise ValueError(f"state_dict['weight_ih_l0'] must have shape (4H, D), got shape {w_ih.shape}")
-    w_hh = _get(sd, "weight_hh_l0", (4 * H, H), "4H, H")
-    b = _get(sd, "bias_ih_l0", (4 * H,), "4H") + _get(sd, "bias_hh_l0", (4 * H,), "4H")
-    return {"W_x": w_ih.T.copy(), "W_h": w_hh.T.copy(), "b": b}
+    W_x, W_h, b_ih, b_hh = _read_torch(state_dict, 4)
+    return {"W_x": W_x, "W_h": W_h, "b": b_ih + b_hh}
 
 
 def lstm_to_torch(params) -> dict:
     """Our LSTM params -> nn.LSTM state_dict layout (numpy arrays; wrap with torch.from_numpy)."""
     check_model_params(params, lstm.param_spec, "lstm")
-    return {
-        "weight_ih_l0": params["W_x"].T.copy(),
-        "weight_hh_l0": params["W_h"].T.copy(),
-        "bias_ih_l0": params["b"].copy(),
-        "bias_hh_l0": np.zeros_like(params["b"]),
-    }
+    return _write_torch(params["W_x"], params["W_h"], params["b"], np.zeros_like(params["b"]))
 
 
 def gru_from_torch(state_dict) -> dict:
     """nn.GRU (single layer) state_dict -> our GRU params (variant="torch")."""
-    sd = _torch_state(state_dict)
-    w_ih = _get(sd, "weight_ih_l0", (None, None), "3H, D")
-    G, D = w_ih.shape
-    H = G // 3
-    if G != 3 * H:
-        raise ValueError(f"state_dict['weight_ih_l0'] must have shape (3H, D), got shape {w_ih.shape}")
-    return {
-        "W_x": w_ih.T.copy(),
-        "W_h": _get(sd, "weight_hh_l0", (3 * H, H), "3H, H").T.copy(),
-        "b_x": _get(sd, "bias_ih_l0", (3 * H,), "3H").copy(),
-        "b_h": _get(sd, "bias_hh_l0", (3 * H,), "3H").copy(),
-    }
+    W_x, W_h, b_ih, b_hh = _read_torch(state_dict, 3)
+    return {"W_x": W_x, "W_h": W_h, "b_x": b_ih, "b_h": b_hh}
 
 
 def gru_to_torch(params) -> dict:
     """Our GRU params -> nn.GRU state_dict layout (numpy arrays)."""
     check_model_params(params, gru.param_spec, "gru")
-    return {
-        "weight_ih_l0": params["W_x"].T.copy(),
-        "weight_hh_l0": params["W_h"].T.copy(),
-        "bias_ih_l0": params["b_x"].copy(),
-        "bias_hh_l0": params["b_h"].copy(),
-    }
+    return _write_torch(params["W_x"], params["W_h"], params["b_x"], params["b_h"])
 
 
 def _to_numpy(v):
