@@ -745,7 +745,8 @@ class _MplPlot:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        self.fig = Figure(figsize=(7.2, (height_px + 150) / 100), dpi=100, layout="constrained")
+        self.fig = Figure(figsize=(7.2, (height_px + 150) / 100), dpi=120, layout="constrained",
+                          facecolor="white")
         FigureCanvasAgg(self.fig)
         self.ax = self.fig.add_subplot()
         self.logy = logy
@@ -829,11 +830,22 @@ class _MplPlot:
         else:
             self.fig.set_layout_engine("none")
 
-    def png(self, dpi: int = 120) -> bytes:
+    def png(self) -> bytes:
+        """The figure as PNG bytes, drawn once at the figure's own dpi.
+
+        ``savefig`` would draw the figure a second time and compress harder; drawing
+        the canvas and encoding its pixels with a light compression takes about
+        three quarters of the time, which is what a slider's redraw waits for.
+        """
         import io
 
+        from PIL import Image  # a dependency of matplotlib
+
+        self.fig.canvas.draw()
+        size = self.fig.canvas.get_width_height(physical=True)
+        image = Image.frombuffer("RGBA", size, self.fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buf = io.BytesIO()
-        self.fig.savefig(buf, format="png", dpi=dpi, facecolor="white")
+        image.save(buf, format="png", compress_level=1)
         return buf.getvalue()
 
 
