@@ -16,8 +16,7 @@ def clip_by_global_norm(grads: dict, max_norm: float):
     is kept, only the length is capped. Returns (clipped grads, norm before).
     A non-finite norm raises instead of spreading NaN into the weights.
     """
-    if not (np.isfinite(max_norm) and max_norm > 0):
-        raise ValueError(f"max_norm must be a positive finite number, got {max_norm}")
+    _check_positive("max_norm", max_norm)
     norm = global_norm(grads)
     if not np.isfinite(norm):
         raise FloatingPointError(f"gradient norm is {norm}; clipping cannot repair non-finite gradients")

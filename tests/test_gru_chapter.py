@@ -91,6 +91,11 @@ def _closed_form_step_jacobian(values, cache, variant):
     return np.diag(z) + np.diag(s_z) @ W_hz.T + np.diag(s_n) @ through_n
 
 
+def _evaluate(jac, values):
+    """The lambdified sympy Jacobian at a point given as {name: array}, in ALL's order."""
+    return np.array(jac(*np.concatenate([v.ravel() for v in values.values()])), dtype=float)
+
+
 def _np_block(W, k):
     return W[:, k * HS:(k + 1) * HS]
 
@@ -102,7 +107,7 @@ def test_sympy_jacobian_equals_backward(variant):
     rng = np.random.default_rng(51)
     for _ in range(4):
         values = _random_point(rng)
-        exact = np.array(jac(*np.concatenate([v.ravel() for v in values.values()])), dtype=float)
+        exact = _evaluate(jac, values)
         ours, _ = _library_rows(values, variant)
         assert exact.shape == ours.shape == (HS, len(ALL))
         assert np.max(np.abs(exact - ours)) < 1e-10
@@ -119,7 +124,7 @@ def test_closed_form_step_jacobian_equals_sympy(variant):
     rng = np.random.default_rng(52)
     for _ in range(4):
         values = _random_point(rng)
-        exact = np.array(jac(*np.concatenate([v.ravel() for v in values.values()])), dtype=float)
+        exact = _evaluate(jac, values)
         _, cache = _library_rows(values, variant)
         closed = _closed_form_step_jacobian(values, cache, variant)
         assert np.max(np.abs(exact[:, :HS] - closed)) < 1e-10
