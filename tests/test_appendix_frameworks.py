@@ -1,36 +1,30 @@
 """Appendix "Same numbers as the frameworks" (book/appendix_frameworks.md), checked without the
-notebook. Reference numbers are PyTorch's (the committed fixtures) or come from the other
-layouts' own equations written here; tests/test_torch_parity.py covers the plain parity."""
+notebook. Reference numbers are PyTorch's (the fixtures shipped in lstm_core/fixtures) or come
+from the other layouts' own equations (lstm_core.framework_cells, which the appendix shows);
+tests/test_torch_parity.py covers the plain parity."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lstm_core import gru, interop, lstm
-from lstm_core.activations import sigmoid
+from lstm_core import fixtures, gru, interop, lstm, torch_parity
+from lstm_core.framework_cells import ifog_step, run_steps, tf_basic_lstm_step, tf_checkpoint
 
-FIXTURES = Path(__file__).with_name("fixtures")
-BOOK = Path(__file__).resolve().parents[1] / "book"
-LSTM_FIXTURES = sorted(FIXTURES.glob("torch_lstm_*.npz"))
-GRU_FIXTURES = sorted(FIXTURES.glob("torch_gru_*.npz"))
+LSTM_FIXTURES = fixtures.names("torch_lstm_*.npz")
+GRU_FIXTURES = fixtures.names("torch_gru_*.npz")
 
 
-def _load(path):
-    with np.load(path) as f:
-        ref = dict(f)
-    return ref, {k[3:]: v for k, v in ref.items() if k.startswith("sd.")}
+def _load(name):
+    ref = torch_parity.load(name)
+    return ref, torch_parity.state_dict(ref)
 
 
-def test_the_appendix_finds_the_fixtures_from_its_build_directory():
-    # the book is executed with book/ as working directory
-    found = sorted((BOOK / ".." / "tests" / "fixtures").glob("torch_*.npz"))
-    assert [p.name for p in found] == sorted(p.name for p in FIXTURES.glob("torch_*.npz"))
-    assert len(found) == 4 and len(LSTM_FIXTURES) == 2 and len(GRU_FIXTURES) == 2
-    for p in found:
-        ref, _ = _load(p)
+def test_the_appendix_reads_two_lstm_and_two_gru_fixtures():
+    assert len(LSTM_FIXTURES) == 2 and len(GRU_FIXTURES) == 2
+    for name in LSTM_FIXTURES + GRU_FIXTURES:
+        ref, _ = _load(name)
         assert str(ref["torch_version"]).strip()
+        assert ref["label"].split()[0] == ref["kind"].upper()
 
 
 def _gru_output(ref, sd):
@@ -43,7 +37,7 @@ def _lstm_output(ref, sd, forget_bias=0.0):
     return h
 
 
-@pytest.mark.parametrize("path", LSTM_FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LSTM_FIXTURES, ids=lambda n: n[:-4])
 def test_any_split_of_the_lstm_biases_is_the_same_model(path):
     ref, sd = _load(path)
     total = sd["bias_ih_l0"] + sd["bias_hh_l0"]
@@ -55,7 +49,7 @@ def test_any_split_of_the_lstm_biases_is_the_same_model(path):
     assert np.max(np.abs(ref["grad.bias_ih_l0"] - ref["grad.bias_hh_l0"])) < 1e-14
 
 
-@pytest.mark.parametrize("path", GRU_FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GRU_FIXTURES, ids=lambda n: n[:-4])
 def test_only_b_hn_cannot_be_moved_into_b_in(path):
     ref, sd = _load(path)
     H = ref["h0"].shape[1]
@@ -113,39 +107,25 @@ def test_the_gate_permutations_shown_in_the_appendix():
     assert interop.lstm_to_torch(params)["weight_ih_l0"][:, 0].tolist() == [0, 1, 2, 3]
 
 
-def _tf_step(kernel, bias, x, h, c, forget_bias):
-    i, j, f, o = np.split(np.concatenate([x, h], axis=1) @ kernel + bias, 4, axis=1)
-    c = c * sigmoid(f + forget_bias) + sigmoid(i) * np.tanh(j)
-    return sigmoid(o) * np.tanh(c), c
-
-
-def _ifog_step(W, x, h, c):
-    i, f, o, g = np.split(np.concatenate([np.ones((x.shape[0], 1)), x, h], axis=1) @ W, 4, axis=1)
-    c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
-    return sigmoid(o) * np.tanh(c), c
-
-
-@pytest.mark.parametrize("path", LSTM_FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", LSTM_FIXTURES, ids=lambda n: n[:-4])
 def test_tf_and_ifog_layouts_reproduce_pytorch(path):
     ref, sd = _load(path)
     params = interop.lstm_from_torch(sd)
     D, H = params["W_x"].shape[0], params["W_h"].shape[0]
-    kernel, bias = interop.lstm_to_tf(params)
-    bias = bias.copy()
-    bias[2 * H:3 * H] -= 1.0  # the checkpoint of a cell with forget_bias = 1
+    kernel, bias = tf_checkpoint(params, 1.0)  # the checkpoint of a cell with forget_bias = 1
+    # the f block (TF's third, columns 2H:3H) stores our bias minus 1, every other block ours
+    assert np.array_equal(bias[2 * H:3 * H], params["b"][lstm.gate_slice("f", H)] - 1.0)
     W = interop.lstm_to_ifog(params)
-    h_tf, c_tf = ref["h0"], ref["c0"]
-    h_if, c_if = ref["h0"], ref["c0"]
-    for t in range(ref["x"].shape[0]):
-        h_tf, c_tf = _tf_step(kernel, bias, ref["x"][t], h_tf, c_tf, 1.0)
-        h_if, c_if = _ifog_step(W, ref["x"][t], h_if, c_if)
-        assert np.max(np.abs(h_tf - ref["output"][t])) < 1e-14
-        assert np.max(np.abs(h_if - ref["output"][t])) < 1e-14
+    x, h0, c0 = ref["x"], ref["h0"], ref["c0"]
+    h_tf = run_steps(lambda x_t, h, c: tf_basic_lstm_step(kernel, bias, x_t, h, c, 1.0), x, h0, c0)
+    h_if = run_steps(lambda x_t, h, c: ifog_step(W, x_t, h, c), x, h0, c0)
+    assert np.max(np.abs(h_tf - ref["output"])) < 1e-14
+    assert np.max(np.abs(h_if - ref["output"])) < 1e-14
     back, _ = lstm.forward(interop.lstm_from_tf(kernel, bias, D), ref["x"], ref["h0"], ref["c0"], forget_bias=1.0)
     assert np.max(np.abs(back - ref["output"])) < 1e-14
 
 
-@pytest.mark.parametrize("path", GRU_FIXTURES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", GRU_FIXTURES, ids=lambda n: n[:-4])
 def test_pytorch_gru_weights_in_the_cho_variant_give_other_outputs(path):
     ref, sd = _load(path)
     h, _ = gru.forward(interop.gru_from_torch(sd), ref["x"], ref["h0"], variant="cho")

@@ -1,7 +1,7 @@
 """Appendix "Errata in widely copied code" (book/appendix_errata.md), checked without the notebook.
 
 The deliberately wrong variants in lstm_core.errata are judged by central differences
-(lstm_core.gradcheck) on the shared test problem of tests/models.py, and by the committed
+(lstm_core.gradcheck) on the shared test problem of tests/models.py, and by the shipped
 PyTorch fixture; every claim the appendix makes about which check catches which mistake is
 asserted here.
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lstm_core import errata, interop, lstm
+from lstm_core import errata, interop, lstm, torch_parity
+from lstm_core.framework_cells import tf_checkpoint
 from lstm_core.gradcheck import check_gradients, numerical_gradient, relative_error
 from models import CONFIGS, Problem
 
@@ -24,7 +24,7 @@ BUGS = list(errata.BUGS)
 CONFIG = next(c for c in CONFIGS if c.name == "lstm-tanh-fb0")
 D, H, B = 3, 4, 2
 ALL = ("params.W_x", "params.W_h", "params.b", "x", "h0", "c0")
-FIXTURE = Path(__file__).with_name("fixtures") / "torch_lstm_T5_B3_D4_H6_s0.npz"
+FIXTURE = "torch_lstm_T5_B3_D4_H6_s0.npz"  # in lstm_core/fixtures
 
 # (T, zero initial states?, tiny weights?, checked arrays)
 WEAK = (2, True, True, ("params.W_h",))
@@ -171,25 +171,14 @@ def test_tiny_weights_shrink_a_and_c_prime_but_not_b_and_c():
 
 # ------------------------------------------------------------------ parity with PyTorch
 def _fixture():
-    with np.load(FIXTURE) as f:
-        ref = dict(f)
-    return ref, {k[3:]: v for k, v in ref.items() if k.startswith("sd.")}
+    ref = torch_parity.load(FIXTURE)
+    return ref, torch_parity.state_dict(ref)
 
 
 def _parity(ref, params, backward=lstm.backward, forget_bias=0.0):
-    """Largest relative difference to the fixture, as in tests/test_torch_parity.py."""
-    def rel(a, b):
-        return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
-
-    h, cache = lstm.forward(params, ref["x"], ref["h0"], ref["c0"], forget_bias=forget_bias)
-    dh = ref["w_out"].copy()
-    dh[-1] += ref["w_h"]
-    g = backward(dh, cache, ref["w_c"])
-    return max(rel(h, ref["output"]), rel(cache["c"][-1], ref["c_n"]), rel(g.dx, ref["grad_x"]),
-               rel(g.dh0, ref["grad_h0"]), rel(g.dc0, ref["grad_c0"]),
-               rel(g.params["W_x"].T, ref["grad.weight_ih_l0"]),
-               rel(g.params["W_h"].T, ref["grad.weight_hh_l0"]),
-               rel(g.params["b"], ref["grad.bias_ih_l0"]), rel(g.params["b"], ref["grad.bias_hh_l0"]))
+    """Largest relative difference to the fixture (lstm_core.torch_parity, as in the appendix)."""
+    pairs, _ = torch_parity.compare(ref, params=params, backward=backward, forget_bias=forget_bias)
+    return max(torch_parity.max_relative_difference(pairs).values())
 
 
 @pytest.mark.parametrize("bug", BUGS)
@@ -203,28 +192,12 @@ def test_each_variant_fails_the_parity_test(bug):
 # ------------------------------------------------------------------ (d) gate order
 def _tf_checkpoint(ref, sd, forget_bias=1.0):
     """The fixture's model as a TF BasicLSTMCell checkpoint (forget_bias subtracted from the f block)."""
-    kernel, bias = interop.lstm_to_tf(interop.lstm_from_torch(sd))
-    Hr = ref["h0"].shape[1]
-    bias = bias.copy()
-    bias[2 * Hr:3 * Hr] -= forget_bias
+    kernel, bias = tf_checkpoint(interop.lstm_from_torch(sd), forget_bias)
     return kernel, bias, ref["x"].shape[2]
 
 
 def _full_check_on(ref, params, forget_bias):
-    params = {k: v.copy() for k, v in params.items()}
-    x, h0, c0 = (ref[k].copy() for k in ("x", "h0", "c0"))
-
-    def loss():
-        h, cache = lstm.forward(params, x, h0, c0, forget_bias=forget_bias)
-        return np.sum(ref["w_out"] * h) + np.sum(ref["w_h"] * h[-1]) + np.sum(ref["w_c"] * cache["c"][-1])
-
-    h, cache = lstm.forward(params, x, h0, c0, forget_bias=forget_bias)
-    dh = ref["w_out"].copy()
-    dh[-1] += ref["w_h"]
-    g = lstm.backward(dh, cache, dc_last=ref["w_c"])
-    errs = check_gradients(loss, {**params, "x": x, "h0": h0, "c0": c0},
-                           {**g.params, "x": g.dx, "h0": g.dh0, "c0": g.dc0})
-    return max(errs.values())
+    return torch_parity.fixture_gradient_check(ref, params, forget_bias)
 
 
 def test_misordered_tf_load_changes_the_output_passes_gradcheck_and_fails_parity():

@@ -1,11 +1,11 @@
 """Layout converters: exact round trips, and the converted weights run the
-same model when evaluated by independent reference loops written here in the
-other layouts' own conventions."""
+same model when evaluated by independent reference steps written in the other
+layouts' own conventions (lstm_core.framework_cells, which uses no lstm_core.lstm code)."""
 import numpy as np
 import pytest
 
 from lstm_core import gru, interop, lstm
-from lstm_core.activations import sigmoid
+from lstm_core.framework_cells import ifog_step, tf_basic_lstm_step
 
 D, H, T, B = 3, 4, 6, 2
 
@@ -46,25 +46,6 @@ def test_torch_to_ours_to_torch_keeps_the_gru_exactly_and_the_lstm_bias_sum():
     assert _same(interop.gru_to_torch(interop.gru_from_torch(sd3)), sd3)
 
 
-def _tf_basic_lstm_cell(kernel, bias, x, h, c, forget_bias):
-    """TensorFlow BasicLSTMCell's step, written from its documented equations:
-    [i, j, f, o] = split(concat([x, h]) @ kernel + bias), c' = c*sigmoid(f + forget_bias) + sigmoid(i)*tanh(j)."""
-    z = np.concatenate([x, h], axis=1) @ kernel + bias
-    i, j, f, o = np.split(z, 4, axis=1)
-    c = c * sigmoid(f + forget_bias) + sigmoid(i) * np.tanh(j)
-    return sigmoid(o) * np.tanh(c), c
-
-
-def _ifog_step(WLSTM, x, h, c):
-    """The stacked-matrix step of numpy tutorials: [1, x, h] @ WLSTM, blocks i, f, o (sigmoid) then g (tanh)."""
-    z = np.concatenate([np.ones((x.shape[0], 1)), x, h], axis=1) @ WLSTM
-    n = z.shape[1] // 4
-    ifo, g = sigmoid(z[:, : 3 * n]), np.tanh(z[:, 3 * n:])
-    i, f, o = ifo[:, :n], ifo[:, n: 2 * n], ifo[:, 2 * n:]
-    c = f * c + i * g
-    return o * np.tanh(c), c
-
-
 @pytest.mark.parametrize("forget_bias", [0.0, 1.0])
 def test_tf_layout_runs_the_same_model(lstm_params, data, forget_bias):
     x, h0, c0 = data
@@ -72,7 +53,7 @@ def test_tf_layout_runs_the_same_model(lstm_params, data, forget_bias):
     kernel, bias = interop.lstm_to_tf(lstm_params)
     h, c = h0, c0
     for t in range(T):
-        h, c = _tf_basic_lstm_cell(kernel, bias, x[t], h, c, forget_bias)
+        h, c = tf_basic_lstm_step(kernel, bias, x[t], h, c, forget_bias)
         assert np.max(np.abs(h - ours[t])) < 1e-13
 
 
@@ -82,7 +63,7 @@ def test_ifog_layout_runs_the_same_model(lstm_params, data):
     W = interop.lstm_to_ifog(lstm_params)
     h, c = h0, c0
     for t in range(T):
-        h, c = _ifog_step(W, x[t], h, c)
+        h, c = ifog_step(W, x[t], h, c)
         assert np.max(np.abs(h - ours[t])) < 1e-13
 
 

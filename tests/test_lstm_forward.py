@@ -17,6 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lstm_core import gradcheck, interop, lstm
+from lstm_core.framework_cells import ifog_step, run_steps, tf_basic_lstm_step
+from lstm_core.sensitivity import forget_products, last_output_jacobian, last_output_sensitivity
 from lstm_core.viz import Control, gradient_explorer, gradient_norms_per_step
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,24 +143,14 @@ def test_stacked_library_layouts_compute_the_same_model(forget_bias):
 
     kernel, bias = interop.lstm_to_tf(params)
     assert kernel.shape == (D + H, 4 * H)
-    h, c, hs = h0, c0, []
-    for x_t in x:  # BasicLSTMCell.call, transcribed
-        i, j, f, o = np.split(np.concatenate([x_t, h], axis=1) @ kernel + bias, 4, axis=1)
-        c = c * _np_sig(f + forget_bias) + _np_sig(i) * np.tanh(j)
-        h = np.tanh(c) * _np_sig(o)
-        hs.append(h)
-    assert np.abs(np.stack(hs) - h_lib).max() <= 1e-12
+    h_tf = run_steps(lambda x_t, h, c: tf_basic_lstm_step(kernel, bias, x_t, h, c, forget_bias),
+                     x, h0, c0)
+    assert np.abs(h_tf - h_lib).max() <= 1e-12
 
     WLSTM = interop.lstm_to_ifog(params)
     assert WLSTM.shape == (1 + D + H, 4 * H)
-    h, c, hs = h0, c0, []
-    for x_t in x:
-        a = np.concatenate([np.ones((B, 1)), x_t, h], axis=1) @ WLSTM
-        i, f, o, g = np.split(a, 4, axis=1)
-        c = _np_sig(f + forget_bias) * c + _np_sig(i) * np.tanh(g)
-        h = _np_sig(o) * np.tanh(c)
-        hs.append(h)
-    assert np.abs(np.stack(hs) - h_lib).max() <= 1e-12
+    h_if = run_steps(lambda x_t, h, c: ifog_step(WLSTM, x_t, h, c, forget_bias), x, h0, c0)
+    assert np.abs(h_if - h_lib).max() <= 1e-12
 
 
 # --------------------------------------------------------------------------- shared parameters
@@ -312,16 +304,6 @@ def test_identity_output_grows_linearly_and_tanh_output_is_bounded():
 
 # --------------------------------------------------------------------------- sensitivity dh_T/dx_t
 
-def last_output_jacobian(params, x, h0=None, c0=None, **options):
-    """dh_T/dx_t as (T, H, D): one lstm.backward on a batch of H copies of the sequence."""
-    H = params["W_h"].shape[0]
-    rep = (lambda a: None if a is None else np.repeat(a, H, axis=0))
-    h, cache = lstm.forward(params, np.repeat(x, H, axis=1), rep(h0), rep(c0), **options)
-    dh = np.zeros_like(h)
-    dh[-1, np.arange(H), np.arange(H)] = 1.0
-    return lstm.backward(dh, cache).dx
-
-
 OPTIONS = [
     {},
     {"forget_bias": 1.0},
@@ -371,21 +353,53 @@ def test_larger_forget_bias_keeps_early_inputs_visible():
 
 # --------------------------------------------------------------------------- the explorer
 
+# the chapter's explorer: SEED = 3, weights from SEED + 8, the sequence from SEED + 9
 EX_D, EX_H, EX_TMAX = 3, 8, 60
-EX_PARAMS = lstm.init_params(EX_D, EX_H, rng=np.random.default_rng(11))
-EX_X = np.random.default_rng(12).standard_normal((EX_TMAX, 1, EX_D))
+EX_PARAMS = lstm.init_params(EX_D, EX_H, rng=np.random.default_rng(3 + 8))
+EX_X = np.random.default_rng(3 + 9).standard_normal((EX_TMAX, 1, EX_D))
 CONTROLS = [
     Control("forget_bias", [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0], default=1.0, label="forget bias β"),
     Control("weight_scale", [0.5, 1.0, 2.0, 4.0], default=1.0, label="weight scale"),
     Control("T", [10, 30, 60], default=30, label="length T"),
     Control("output_activation", ["tanh", "identity"], label="output activation"),
 ]
+SERIES = ("‖∂h_T/∂x_t‖_F", "∏_{k>t} f_k (cell path, largest unit)")
 
 
 def sensitivity(forget_bias, weight_scale, T, output_activation):
-    p = {"W_x": weight_scale * EX_PARAMS["W_x"], "W_h": weight_scale * EX_PARAMS["W_h"], "b": EX_PARAMS["b"]}
-    J = last_output_jacobian(p, EX_X[:T], forget_bias=forget_bias, output_activation=output_activation)
-    return {"‖∂h_T/∂x_t‖_F": gradient_norms_per_step(J)}
+    """The chapter's frame function: lstm_core.sensitivity on the chapter's data."""
+    return last_output_sensitivity(EX_PARAMS, EX_X, forget_bias=forget_bias,
+                                   weight_scale=weight_scale, T=T,
+                                   output_activation=output_activation)
+
+
+def test_forget_products_are_the_products_of_the_later_forget_gates():
+    """Against a loop over the gates that multiplies them one by one."""
+    _, cache = lstm.forward(EX_PARAMS, EX_X[:12], forget_bias=1.0)
+    f = cache["gates"][:, 0, EX_H:2 * EX_H]  # the forget block, columns H:2H, by hand
+    expected = np.ones((12, EX_H))
+    for t in range(12):
+        for k in range(t + 1, 12):
+            expected[t] *= f[k]
+    assert np.abs(forget_products(cache) - expected).max() <= 1e-15
+
+
+def test_explorer_frame_matches_finite_differences_and_the_gate_products():
+    """One frame of the chapter's explorer, each series from an independent route."""
+    T, scale, beta = 10, 2.0, -1.0
+    frame = sensitivity(beta, scale, T, "identity")
+    assert set(frame) == set(SERIES)
+    p = {"W_x": scale * EX_PARAMS["W_x"], "W_h": scale * EX_PARAMS["W_h"], "b": EX_PARAMS["b"]}
+    x = EX_X[:T].copy()
+    opts = dict(forget_bias=beta, output_activation="identity")
+    J_fd = np.stack([gradcheck.numerical_gradient(lambda: lstm.forward(p, x, **opts)[0][-1, 0, k], x)[:, 0]
+                     for k in range(EX_H)], axis=1)
+    norms_fd = np.sqrt((J_fd ** 2).sum(axis=(1, 2)))
+    assert np.max(np.abs(frame[SERIES[0]] - norms_fd) / norms_fd) < 1e-7
+    _, cache = lstm.forward(p, x, **opts)
+    f = cache["gates"][:, 0, EX_H:2 * EX_H]
+    assert np.allclose(frame[SERIES[1]], [np.prod(f[t + 1:], axis=0).max() for t in range(T)],
+                       rtol=1e-13, atol=0)
 
 
 def test_explorer_grid_is_small_and_every_frame_is_finite():

@@ -1,65 +1,38 @@
 """lstm_core against PyTorch's nn.LSTM / nn.GRU in float64.
 
-The first test reads committed fixtures (written by make_torch_fixtures.py)
-and needs no torch. The second recomputes the same references live and runs
-only where torch is importable.
+The first test reads the shipped fixtures (lstm_core/fixtures, written by
+make_torch_fixtures.py) and needs no torch. The second recomputes the same references live
+and runs only where torch is importable. Both pair our numbers with torch's through
+lstm_core.torch_parity.compare, the function the frameworks appendix shows.
 """
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from lstm_core import gru, interop, lstm
+from lstm_core import fixtures, torch_parity
 from torch_reference import FIXTURE_CASES, fixture_name
 
-FIXTURES = Path(__file__).with_name("fixtures")
 TOL = 1e-10
 
 
-def _max_rel(a, b):
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
+def test_every_fixture_case_is_shipped_with_the_package():
+    assert sorted(fixture_name(*case) for case in FIXTURE_CASES) == fixtures.names("torch_*.npz")
+    for name in fixtures.names("torch_*.npz"):
+        assert str(fixtures.load(name)["torch_version"]).strip()
 
 
-def compare_with_reference(kind, ref):
-    """Convert the torch weights, run lstm_core, return {quantity: relative difference}."""
-    sd = {k[3:]: ref[k] for k in ref if k.startswith("sd.")}
-    x, h0 = ref["x"], ref["h0"]
-    T = x.shape[0]
-    diffs = {}
-    if kind == "lstm":
-        params = interop.lstm_from_torch(sd)
-        h, cache = lstm.forward(params, x, h0, ref["c0"])
-        diffs["c_n"] = _max_rel(cache["c"][-1], ref["c_n"])
-    else:
-        params = interop.gru_from_torch(sd)
-        h, cache = gru.forward(params, x, h0, variant="torch")
-    diffs["output"] = _max_rel(h, ref["output"])
-    diffs["h_n"] = _max_rel(h[-1], ref["h_n"])
-    # dL/dh_t from outside the recurrence: w_out everywhere, plus w_h on the final state
-    dh = ref["w_out"].copy()
-    dh[T - 1] += ref["w_h"]
-    if kind == "lstm":
-        g = lstm.backward(dh, cache, dc_last=ref["w_c"])
-        diffs["grad_c0"] = _max_rel(g.dc0, ref["grad_c0"])
-        # torch's two biases receive the same gradient, the sum over steps of the gate deltas
-        diffs["grad.bias_ih_l0"] = _max_rel(g.params["b"], ref["grad.bias_ih_l0"])
-        diffs["grad.bias_hh_l0"] = _max_rel(g.params["b"], ref["grad.bias_hh_l0"])
-    else:
-        g = gru.backward(dh, cache)
-        diffs["grad.bias_ih_l0"] = _max_rel(g.params["b_x"], ref["grad.bias_ih_l0"])
-        diffs["grad.bias_hh_l0"] = _max_rel(g.params["b_h"], ref["grad.bias_hh_l0"])
-    diffs["grad_x"] = _max_rel(g.dx, ref["grad_x"])
-    diffs["grad_h0"] = _max_rel(g.dh0, ref["grad_h0"])
-    diffs["grad.weight_ih_l0"] = _max_rel(g.params["W_x"].T, ref["grad.weight_ih_l0"])
-    diffs["grad.weight_hh_l0"] = _max_rel(g.params["W_h"].T, ref["grad.weight_hh_l0"])
-    return diffs
+def test_a_missing_fixture_is_named_in_the_error():
+    with pytest.raises(FileNotFoundError, match="torch_lstm_T5_B3_D4_H6_s0.npz"):
+        fixtures.path("no_such_file.npz")
 
 
 @pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: fixture_name(*c)[:-4])
 def test_matches_committed_torch_fixture(case):
-    with np.load(FIXTURES / fixture_name(*case)) as f:
-        ref = dict(f)
-    diffs = compare_with_reference(case[0], ref)
+    ref = torch_parity.load(fixture_name(*case))
+    pairs, _ = torch_parity.compare(ref)
+    expected = {"output", "h_n", "grad_x", "grad_h0", "grad.weight_ih_l0", "grad.weight_hh_l0",
+                "grad.bias_ih_l0", "grad.bias_hh_l0"} | ({"c_n", "grad_c0"} if case[0] == "lstm" else set())
+    assert set(pairs) == expected
+    diffs = torch_parity.max_relative_difference(pairs)
     assert max(diffs.values()) < TOL, diffs
     # the fixture really exercises the gradients: none of them is all zero
     assert all(np.max(np.abs(ref[k])) > 1e-3 for k in ref if k.startswith("grad"))
@@ -71,5 +44,6 @@ def test_matches_live_torch(kind):
     from torch_reference import reference
 
     ref = reference(kind, T=7, B=2, D=5, H=3, seed=99)
-    diffs = compare_with_reference(kind, ref)
+    pairs, _ = torch_parity.compare(ref, kind=kind)
+    diffs = torch_parity.max_relative_difference(pairs)
     assert max(diffs.values()) < TOL, diffs
