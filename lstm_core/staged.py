@@ -91,6 +91,20 @@ def backward(result: StagedResult) -> dict:
     return grads
 
 
+def backward_overwriting(result: StagedResult) -> dict:
+    """The classic bug, kept for chapter 1: :func:`backward` with ``=`` in place of ``+=``.
+
+    A variable read by several stages keeps only what the last one visited sends back.
+    Returns the (wrong) gradients; ``result`` is not modified.
+    """
+    g = {"x": 0.0, "y": 0.0, **{s.name: 0.0 for s in result.stages}}
+    g[result.stages[-1].name] = 1.0
+    for s in reversed(result.stages):
+        for inp, local in s.local.items():
+            g[inp] = g[s.name] * local  # BUG: drops what others sent
+    return g
+
+
 def value_and_grad(x: float, y: float) -> tuple[float, float, float]:
     """Return (f, df/dx, df/dy) at (x, y)."""
     res = forward(x, y)

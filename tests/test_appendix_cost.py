@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from lstm_core import bptt, cost, gru, lstm, rnn
 from lstm_core.gradcheck import numerical_gradient, relative_error
+from lstm_core.segmented_bptt import cache_bytes, checkpointed_lstm_backward, chunked_bptt
 
 MODULES = {"rnn": rnn, "lstm": lstm, "gru": gru}
 # forward kwargs per configuration: every cell/variant keeps the same cache
@@ -35,10 +36,6 @@ CONFIGS = [("rnn", {}), ("rnn", {"activation": "relu"}), ("lstm", {}),
            ("gru", {"variant": "torch"}), ("gru", {"variant": "cho"})]
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 
-
-def cache_bytes(cache):
-    return sum(v.nbytes for k, v in cache.items()
-               if isinstance(v, np.ndarray) and k not in ("params", "x"))
 
 
 def closed_form_floats(model, T, B, H):
@@ -168,19 +165,13 @@ def test_lstm_training_step_is_48_TBH2_when_D_equals_H():
 
 # ----------------------------------------------------------------------------- truncated BPTT
 
-def chunked(model, params, x, dh, k, states):
-    """Truncated BPTT in chunks of k: carry the state, not the gradient."""
-    mod = MODULES[model]
-    total = {n: np.zeros_like(v) for n, v in params.items()}
-    starts = []
-    for s in range(0, x.shape[0], k):
-        starts.append(states)
-        hs, cache = mod.forward(params, x[s:s + k], *states)
-        g = mod.backward(dh[s:s + k], cache)
-        for n in total:
-            total[n] += g.params[n]
-        states = (hs[-1], cache["c"][-1]) if model == "lstm" else (hs[-1],)
-    return total, starts
+def chunk_start_states(model, params, x, k, states):
+    """The states at every chunk start of the untruncated run (carried, never truncated)."""
+    hs, cache = MODULES[model].forward(params, x, *states)
+    out = [tuple(states)]
+    for s in range(k, x.shape[0], k):
+        out.append((hs[s - 1], cache["c"][s - 1]) if model == "lstm" else (hs[s - 1],))
+    return out
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
@@ -189,8 +180,8 @@ def test_chunked_truncation_is_the_gradient_with_frozen_chunk_starts(model, k):
     T, B, D, H = 8, 2, 3, 3
     params, x, states, rng = make(model, T, B, D, H, seed=k)
     w = rng.standard_normal((T, B, H))
-    grads, starts = chunked(model, params, x, w, k, states)
-    frozen = [tuple(s.copy() for s in st_) for st_ in starts]
+    grads = chunked_bptt(model, params, x, w, k, states).grads
+    frozen = [tuple(s.copy() for s in st_) for st_ in chunk_start_states(model, params, x, k, states)]
 
     def loss():   # every chunk starts from the fixed state of the unperturbed run
         return sum(float(np.sum(w[s:s + k] * MODULES[model].forward(params, x[s:s + k], *f)[0]))
@@ -208,7 +199,10 @@ def test_one_chunk_of_length_T_is_full_bptt(model):
     T, B, D, H = 9, 2, 3, 4
     params, x, states, rng = make(model, T, B, D, H)
     w = rng.standard_normal((T, B, H))
-    grads, _ = chunked(model, params, x, w, T, states)
+    run = chunked_bptt(model, params, x, w, T, states)
+    grads = run.grads
+    full_grads = MODULES[model].backward(w, MODULES[model].forward(params, x, *states)[1])
+    np.testing.assert_allclose(run.dh_steps[1:], full_grads.dh_steps, rtol=1e-12, atol=1e-14)
     full = MODULES[model].backward(w, MODULES[model].forward(params, x, *states)[1]).params
     for name in params:
         np.testing.assert_allclose(grads[name], full[name], rtol=1e-12, atol=1e-14)
@@ -220,7 +214,7 @@ def test_chunks_equal_the_sliding_window_for_a_last_step_loss(k):
     params, x, states, rng = make("rnn", T, B, D, H)
     w = np.zeros((T, B, H))
     w[-1] = rng.standard_normal((B, H))
-    grads, _ = chunked("rnn", params, x, w, k, states)
+    grads = chunked_bptt("rnn", params, x, w, k, states).grads
     sliding = bptt.truncated_bptt(w, rnn.forward(params, x, *states)[1], k)
     for name in params:
         np.testing.assert_allclose(grads[name], sliding[name], rtol=1e-12, atol=1e-14)
@@ -242,21 +236,9 @@ def test_checkpointed_lstm_gradient_is_exact(k):
     params, x, (h, c), rng = make("lstm", T, B, D, H)
     dh = rng.standard_normal((T, B, H))
     full = lstm.backward(dh, lstm.forward(params, x, h, c)[1])
-    starts = []
-    for s in range(0, T, k):
-        starts.append((s, h, c))
-        hs, cache = lstm.forward(params, x[s:s + k], h, c)
-        h, c = hs[-1], cache["c"][-1]
-    total = {n: np.zeros_like(v) for n, v in params.items()}
-    dh_next = dc_next = np.zeros((B, H))
-    for s, h, c in reversed(starts):
-        cache = lstm.forward(params, x[s:s + k], h, c)[1]
-        seg = dh[s:s + k].copy()
-        seg[-1] += dh_next
-        g = lstm.backward(seg, cache, dc_last=dc_next)
-        dh_next, dc_next = g.dh0, g.dc0
-        for n in total:
-            total[n] += g.params[n]
+    total, dh_next, dc_next, memory = checkpointed_lstm_backward(params, x, dh, k, h, c)
+    segments = -(-T // k)
+    assert memory == (7 * min(k, T) + 2) * B * H * 8 + segments * 2 * B * H * 8
     for name in params:
         np.testing.assert_allclose(total[name], full.params[name], rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(dh_next, full.dh0, rtol=1e-11, atol=1e-13)

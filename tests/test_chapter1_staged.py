@@ -31,14 +31,38 @@ def reference(x: float, y: float) -> tuple[float, float, float]:
     return tuple(float(e.evalf(40, subs=at)) for e in (F, DFDX, DFDY))
 
 
-def backward_overwriting(result: staged.StagedResult) -> dict:
-    """The bug the chapter warns about: ``=`` instead of ``+=`` in the backward pass."""
-    g = {"x": 0.0, "y": 0.0, **{s.name: 0.0 for s in result.stages}}
-    g[result.stages[-1].name] = 1.0
-    for s in reversed(result.stages):
-        for inp, local in s.local.items():
-            g[inp] = g[s.name] * local
-    return g
+def edge_derivatives(x: float, y: float):
+    """What each edge of the graph sends back, and df/d(stage) for each stage, from sympy.
+
+    The eight stages are written here as one sympy expression of x, y and two kinds of
+    perturbation symbols: e[(stage, input)] is added to the value *that stage reads* of that
+    input (so df/de is what that one edge sends back, upstream x local), d[stage] is added to
+    the stage's output (so df/dd is the stage's upstream gradient). Nothing is taken from
+    lstm_core.staged but the names.
+    """
+    e, d, env = {}, {}, {"x": X, "y": Y}
+
+    def read(stage, name):
+        e[(stage, name)] = sp.Symbol(f"e_{stage}_{name}")
+        return env[name] + e[(stage, name)]
+
+    def out(stage, expr):
+        d[stage] = sp.Symbol(f"d_{stage}")
+        env[stage] = expr + d[stage]
+
+    out("sig_y", _sig(read("sig_y", "y")))
+    out("num", read("num", "x") + read("num", "sig_y"))
+    out("sig_x", _sig(read("sig_x", "x")))
+    out("xpy", read("xpy", "x") + read("xpy", "y"))
+    out("xpy_sq", read("xpy_sq", "xpy") ** 2)
+    out("den", read("den", "sig_x") + read("den", "xpy_sq"))
+    out("inv_den", 1 / read("inv_den", "den"))
+    out("f", read("f", "num") * read("f", "inv_den"))
+    at = {X: sp.Float(x, 40), Y: sp.Float(y, 40), **{s: 0 for s in (*e.values(), *d.values())}}
+    f = env["f"]
+    sent = {k: float(sp.diff(f, s).evalf(40, subs=at)) for k, s in e.items()}
+    upstream = {k: float(sp.diff(f, s).evalf(40, subs=at)) for k, s in d.items()}
+    return sent, upstream
 
 
 def test_value_and_gradient_at_the_chapter_point_match_sympy():
@@ -70,12 +94,19 @@ def test_eight_stages_in_the_documented_order():
 
 
 def test_input_gradients_are_the_sum_of_their_contributions():
+    """Each contribution upstream x local is what sympy says that edge alone sends back, and
+    they add up to sympy's total derivative."""
     res = staged.forward(3.0, -4.0)
     grads = staged.backward(res)
-    for var, fan_out in (("x", 3), ("y", 2)):
-        parts = [s.upstream * s.local[var] for s in res.stages if var in s.local]
+    sent, _ = edge_derivatives(3.0, -4.0)
+    _, rdx, rdy = reference(3.0, -4.0)
+    for var, fan_out, total in (("x", 3, rdx), ("y", 2, rdy)):
+        parts = {s.name: s.upstream * s.local[var] for s in res.stages if var in s.local}
         assert len(parts) == fan_out
-        assert math.isclose(sum(parts), grads[var], rel_tol=0, abs_tol=1e-15)
+        for stage, part in parts.items():
+            assert math.isclose(part, sent[(stage, var)], rel_tol=1e-12, abs_tol=1e-15), stage
+        assert math.isclose(sum(sent[(st, var)] for st in parts), total, rel_tol=1e-12)
+        assert math.isclose(grads[var], total, rel_tol=1e-12)
     # each intermediate variable is read by exactly one stage
     for s in res.stages[:-1]:
         readers = [t for t in res.stages if s.name in t.local]
@@ -85,7 +116,7 @@ def test_input_gradients_are_the_sum_of_their_contributions():
 def test_overwriting_instead_of_accumulating_is_caught_by_the_reference():
     res = staged.forward(3.0, -4.0)
     good = staged.backward(res)
-    bad = backward_overwriting(staged.forward(3.0, -4.0))
+    bad = staged.backward_overwriting(staged.forward(3.0, -4.0))
     _, rdx, rdy = reference(3.0, -4.0)
     # the buggy pass keeps only the last contribution (num for x, sig_y for y) ...
     assert bad["x"] == pytest.approx(good["num"])
@@ -99,12 +130,17 @@ def test_overwriting_instead_of_accumulating_is_caught_by_the_reference():
 
 
 def test_stage_table_rows_are_upstream_times_local():
+    """Every row's upstream and sent-back value against sympy's per-stage and per-edge ones."""
     res = staged.forward(1.5, 0.25)
     staged.backward(res)
     rows = staged.stage_table(res)
-    assert len(rows) == sum(len(s.local) for s in res.stages) == 12
+    sent, upstream = edge_derivatives(1.5, 0.25)
+    assert len(rows) == len(sent) == 12
+    assert {(r["stage"], r["input"]) for r in rows} == set(sent)
     for row in rows:
-        assert row["sent_back"] == row["upstream"] * row["local"]
+        key = (row["stage"], row["input"])
+        assert math.isclose(row["upstream"], upstream[row["stage"]], rel_tol=1e-12, abs_tol=1e-15), key
+        assert math.isclose(row["sent_back"], sent[key], rel_tol=1e-12, abs_tol=1e-15), key
 
 
 def test_central_differences_agree_to_second_order():

@@ -91,7 +91,8 @@ def test_lstm_dc_steps_match_finite_differences(config):
     eps = 1e-3
     for t in range(4):
         psi = np.tanh if kw.get("output_activation", "tanh") == "tanh" else (lambda v: v)
-        o = cache["gates"][t][:, 3 * 2:]
+        H = cache["c"].shape[-1]
+        o = cache["gates"][t][:, 3 * H:4 * H]  # blocks i, f, g, o
         numeric = np.zeros_like(cache["c"][t])
         for idx in np.ndindex(numeric.shape):
             vals = []

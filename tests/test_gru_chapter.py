@@ -8,15 +8,13 @@ The finite-difference check of every GRU parameter lives in test_gradients.py
 """
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
-import sympy as sp
 
-from lstm_core import gru
+from lstm_core import gru, gru_jacobian
 from lstm_core.gradcheck import numerical_gradient, relative_error
 
 VARIANTS = ("torch", "cho")
@@ -27,59 +25,15 @@ SOURCE = Path(gru.__file__).read_text()
 
 # ----------------------------------------------------------------------------- sympy
 
-def _sym(name, rows, cols):
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i}{j}", real=True))
-
-
-SYM = {"h0": _sym("h", 1, HS), "W_x": _sym("Wx", DS, 3 * HS), "W_h": _sym("Wh", HS, 3 * HS),
-       "b_x": _sym("bx", 1, 3 * HS), "b_h": _sym("bh", 1, 3 * HS), "x": _sym("x", 1, DS)}
+SYM = gru_jacobian.symbols(HS, DS)
 ALL = [s for M in SYM.values() for s in M]
 
 
-def _block(M, k):
-    return M[:, k * HS:(k + 1) * HS]
-
-
-@functools.lru_cache(maxsize=None)
-def symbolic_jacobian(variant):
-    """d h_1 / d(h0, W_x, W_h, b_x, b_h, x) as a numeric function, from sympy."""
-    h, x = SYM["h0"], SYM["x"]
-    sig = lambda A: A.applyfunc(lambda a: 1 / (1 + sp.exp(-a)))  # noqa: E731
-    ax = [x * _block(SYM["W_x"], k) + _block(SYM["b_x"], k) for k in range(3)]
-    r = sig(ax[0] + h * _block(SYM["W_h"], 0) + _block(SYM["b_h"], 0))
-    z = sig(ax[1] + h * _block(SYM["W_h"], 1) + _block(SYM["b_h"], 1))
-    W_hn, b_hn = _block(SYM["W_h"], 2), _block(SYM["b_h"], 2)
-    if variant == "torch":
-        a_n = ax[2] + r.multiply_elementwise(h * W_hn + b_hn)
-    else:
-        a_n = ax[2] + r.multiply_elementwise(h) * W_hn + b_hn
-    n = a_n.applyfunc(sp.tanh)
-    h1 = (sp.ones(1, HS) - z).multiply_elementwise(n) + z.multiply_elementwise(h)
-    return sp.lambdify(ALL, h1.jacobian(ALL), "numpy")
-
-
-def _random_point(rng):
-    return {k: rng.uniform(-1.5, 1.5, M.shape) for k, M in SYM.items()}
-
-
-def _library_rows(values, variant):
-    """Row k = d h_1[k] / d(all symbols) from gru.backward with a unit upstream gradient."""
-    p = {"W_x": values["W_x"], "W_h": values["W_h"], "b_x": values["b_x"][0], "b_h": values["b_h"][0]}
-    _, cache = gru.forward(p, values["x"][None], values["h0"], variant=variant)
-    rows = []
-    for k in range(HS):
-        e = np.zeros((1, 1, HS))
-        e[0, 0, k] = 1.0
-        g = gru.backward(e, cache)
-        parts = {"h0": g.dh0, "x": g.dx[0], **g.params}
-        rows.append(np.concatenate([np.ravel(parts[name]) for name in SYM]))
-    return np.array(rows), cache
-
-
 def _closed_form_step_jacobian(values, cache, variant):
-    """The chapter's eq-gru-jac-torch / eq-gru-jac-cho, written from the equations."""
+    """The chapter's eq-gru-jac-torch / eq-gru-jac-cho, written from the equations here
+    (a second route beside gru_jacobian.step_jacobian, which the chapter shows)."""
     W_h = values["W_h"]
-    W_hr, W_hz, W_hn = (_np_block(W_h, k) for k in range(3))
+    W_hr, W_hz, W_hn = (W_h[:, k * HS:(k + 1) * HS] for k in range(3))
     h_prev = values["h0"][0]
     r, z, n = (cache[k][0, 0] for k in "rzn")
     m = h_prev @ W_hn + values["b_h"][0][2 * HS:] if variant == "torch" else h_prev
@@ -91,24 +45,15 @@ def _closed_form_step_jacobian(values, cache, variant):
     return np.diag(z) + np.diag(s_z) @ W_hz.T + np.diag(s_n) @ through_n
 
 
-def _evaluate(jac, values):
-    """The lambdified sympy Jacobian at a point given as {name: array}, in ALL's order."""
-    return np.array(jac(*np.concatenate([v.ravel() for v in values.values()])), dtype=float)
-
-
-def _np_block(W, k):
-    return W[:, k * HS:(k + 1) * HS]
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_sympy_jacobian_equals_backward(variant):
     """Every column: h_{t-1}, each entry of W_x, W_h, b_x, b_h, and x_t, at random points."""
-    jac = symbolic_jacobian(variant)
+    jac = gru_jacobian.symbolic_jacobian(variant, HS, DS)
     rng = np.random.default_rng(51)
     for _ in range(4):
-        values = _random_point(rng)
-        exact = _evaluate(jac, values)
-        ours, _ = _library_rows(values, variant)
+        values = gru_jacobian.random_point(rng, HS, DS)
+        exact = gru_jacobian.evaluate(jac, values)
+        ours, _ = gru_jacobian.backward_jacobian_rows(values, variant)
         assert exact.shape == ours.shape == (HS, len(ALL))
         assert np.max(np.abs(exact - ours)) < 1e-10
         # the comparison is not vacuous: every parameter group has non-zero derivatives
@@ -120,14 +65,16 @@ def test_sympy_jacobian_equals_backward(variant):
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_closed_form_step_jacobian_equals_sympy(variant):
-    jac = symbolic_jacobian(variant)
+    jac = gru_jacobian.symbolic_jacobian(variant, HS, DS)
     rng = np.random.default_rng(52)
     for _ in range(4):
-        values = _random_point(rng)
-        exact = _evaluate(jac, values)
-        _, cache = _library_rows(values, variant)
+        values = gru_jacobian.random_point(rng, HS, DS)
+        exact = gru_jacobian.evaluate(jac, values)
+        _, cache = gru_jacobian.backward_jacobian_rows(values, variant)
         closed = _closed_form_step_jacobian(values, cache, variant)
         assert np.max(np.abs(exact[:, :HS] - closed)) < 1e-10
+        # the closed form the chapter shows, evaluated from the cache
+        assert np.max(np.abs(exact[:, :HS] - gru_jacobian.step_jacobian(cache, 0))) < 1e-10
 
 
 def test_the_two_variants_are_different_models():

@@ -21,6 +21,7 @@ import sympy as sp
 
 from lstm_core import examples, losses, lstm, rnn
 from lstm_core.gradcheck import check_gradients, numerical_gradient, relative_error
+from lstm_core.perturbation import forward_with_perturbations
 from models import CONFIGS, Problem
 
 TOL = 1e-6
@@ -198,47 +199,11 @@ def test_per_gate_layout_round_trip():
 
 # ----------------------------------------------------------------------------- finite differences on intermediates
 
-def _sigmoid_np(z):
-    return 1.0 / (1.0 + np.exp(-z))
-
-
 def _forward_with_perturbations(p: Problem, pert=None, frozen_gates=None, frozen_carry=None):
-    """The LSTM forward pass written from the equations, with perturbations at named sites.
-
-    ``pert[(site, t)]`` is added at that site (see :func:`_symbolic_loss`;
-    here "a" and "v" take the whole (B, 4H) block).  ``frozen_gates``
-    (T, B, 4H) replaces the gate values, which cuts every path through the
-    hidden states; ``frozen_carry`` (T, B, H) replaces c_{t-1} inside c_t,
-    which cuts every path along the cell state.  Returns h (T, B, H).
-    """
-    pert = pert or {}
-    kw = p.config.kwargs
-    fb = kw.get("forget_bias", 0.0)
-    psi = np.tanh if kw.get("output_activation", "tanh") == "tanh" else (lambda v: v)
-    cell = kw.get("cell", "standard")
-    P = lambda site, t: pert.get((site, t), 0.0)  # noqa: E731
-    W_x, W_h, b = p.params["W_x"], p.params["W_h"], p.params["b"]
-    H = W_h.shape[0]
-    h_prev, c_prev = p.h0, p.c0
-    out = []
-    for t in range(p.x.shape[0]):
-        a = p.x[t] @ W_x + h_prev @ W_h + b + P("a", t)
-        i, f = _sigmoid_np(a[:, :H]), _sigmoid_np(a[:, H:2 * H] + fb)
-        g, o = np.tanh(a[:, 2 * H:3 * H]), _sigmoid_np(a[:, 3 * H:])
-        if cell == "no_forget":
-            f = np.ones_like(f)
-        elif cell == "coupled":
-            f = 1.0 - i
-        v = np.concatenate([i, f, g, o], axis=1) if frozen_gates is None else frozen_gates[t]
-        v = v + P("v", t)
-        i, f, g, o = (v[:, k * H:(k + 1) * H] for k in range(4))
-        if frozen_carry is not None:
-            c_prev = frozen_carry[t]
-        c = f * c_prev + i * g + P("c", t)
-        h = o * psi(c + P("c->h", t)) + P("h", t)
-        out.append(h)
-        h_prev, c_prev = h + P("h->next", t), c + P("c->c", t)
-    return np.stack(out)
+    """lstm_core.perturbation's forward pass (written from the equations, not lstm.forward's
+    code) on the problem ``p``, with perturbations at named sites."""
+    return forward_with_perturbations(p.params, p.x, p.h0, p.c0, pert, frozen_gates=frozen_gates,
+                                      frozen_carry=frozen_carry, **p.config.kwargs)
 
 
 def _fd_at(p, site, t, shape, loss_of_hidden=None, frozen_gates=None, frozen_carry=None):
@@ -273,13 +238,15 @@ def test_every_intermediate_matches_finite_differences(config, placement):
             "a": tr.da[t], "v": tr.dgates[t], "c": tr.dc[t], "c->h": tr.dc_via_h[t],
             "c->c": tr.dc_via_c[t], "h": tr.dh[t], "h->next": tr.dh_recurrent[t],
         }
+        numerics = {}
         for site, analytic in pairs.items():
-            numeric = _fd_at(p, site, t, analytic.shape)
+            numeric = numerics[site] = _fd_at(p, site, t, analytic.shape)
             err = relative_error(analytic, numeric, floor=FLOOR)
             assert err < TOL, (site, t, err)
             checked += np.max(np.abs(numeric)) > 1e-8
-        # the two paths into c_t add up to the total [eq-lstm-bw-dc]
-        np.testing.assert_allclose(tr.dc_via_h[t] + tr.dc_via_c[t], tr.dc[t], rtol=1e-13, atol=1e-16)
+        # the two paths into c_t add up to the total [eq-lstm-bw-dc], in finite differences
+        err = relative_error(numerics["c->h"] + numerics["c->c"], numerics["c"], floor=FLOOR)
+        assert err < TOL, ("dc paths", t, err)
         # delta_{t-1} = sum over the gates of delta_k,t W_h,k^T: what h_{t-1} receives from step t
         sent = tr.da[t] @ W_h.T
         if t > 0:
@@ -290,6 +257,17 @@ def test_every_intermediate_matches_finite_differences(config, placement):
     # dL/dc_0 = dL/dc_1 * f_1
     assert relative_error(tr.grads.dc0, numerical_gradient(p.loss, p.c0), floor=FLOOR) < TOL
     assert checked >= 6 * T - 1  # the checks compared real, non-zero gradients
+
+
+@pytest.mark.parametrize("config", LSTM_CONFIGS, ids=str)
+def test_trace_error_terms_add_up_to_the_bias_gradient_by_finite_differences(config):
+    """sum over steps and rows of backward_trace's delta_{i,f,g,o} = dL/db, the latter from
+    central differences of the loss in b (the check examples.py used to assert inside)."""
+    p = _problem(config, "every", seed=4, T=5)
+    h, cache = p.run_forward()
+    tr = examples.backward_trace(p.loss_of_hidden(h)[1], cache)
+    numeric = numerical_gradient(p.loss, p.params["b"])
+    assert relative_error(tr.da.sum(axis=(0, 1)), numeric, floor=FLOOR) < TOL
 
 
 def test_gate_error_terms_are_the_closed_forms():
@@ -478,8 +456,13 @@ def test_identity_output_removes_the_tanh_slope():
     p = _problem(LSTM_CONFIGS[2], "every", seed=2, T=5)
     h, cache = p.run_forward()
     tr = examples.backward_trace(p.loss_of_hidden(h)[1], cache)
-    o = cache["gates"][..., 3 * 2:]
-    np.testing.assert_allclose(tr.dc_via_h, tr.dh * o, rtol=1e-14)
+    H = h.shape[-1]
+    o = cache["gates"][..., 3 * H:4 * H]  # blocks i, f, g, o
+    for t in range(h.shape[0]):
+        # both sides from finite differences of perturbations inside the recurrence
+        via_h, total_h = _fd_at(p, "c->h", t, h[t].shape), _fd_at(p, "h", t, h[t].shape)
+        assert relative_error(via_h, total_h * o[t], floor=FLOOR) < TOL, t
+        assert relative_error(tr.dc_via_h[t], via_h, floor=FLOOR) < TOL, t
 
 
 # ----------------------------------------------------------------------------- LSTM vs RNN (the explorer's claim)
