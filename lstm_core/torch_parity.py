@@ -12,16 +12,31 @@ a pair (ours, PyTorch's); the appendices and the tests report differences of the
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from . import fixtures, gru, interop, lstm
 
-__all__ = ["QUANTITIES", "compare", "fixture_gradient_check", "load", "max_abs_difference", "max_relative_difference",
-           "outside_gradient", "state_dict"]
+__all__ = ["QUANTITIES", "compare", "fixture_gradient_check", "load", "max_abs_difference",
+           "max_relative_difference", "names", "outside_gradient", "state_dict"]
 
 #: Every quantity a fixture records that :func:`compare` pairs (``c_n``, ``grad_c0``: LSTM only).
 QUANTITIES = ("output", "h_n", "c_n", "grad_x", "grad_h0", "grad_c0", "grad.weight_ih_l0",
               "grad.weight_hh_l0", "grad.bias_ih_l0", "grad.bias_hh_l0")
+
+
+_SINGLE_LAYER = re.compile(r"torch_(lstm|gru)_T\d+_B\d+_D\d+_H\d+_s\d+\.npz")
+
+
+def names(kind: str | None = None) -> list[str]:
+    """The shipped fixtures of one-layer, one-direction modules ("lstm", "gru" or both), sorted.
+
+    (The stacked and bidirectional fixtures, ``..._L2_bi_...``, are :mod:`lstm_core.stack`'s.)
+    """
+    if kind not in (None, "lstm", "gru"):
+        raise ValueError(f"kind must be 'lstm', 'gru' or None, got {kind!r}")
+    return [n for n in fixtures.names(f"torch_{kind or '*'}_*.npz") if _SINGLE_LAYER.fullmatch(n)]
 
 
 def load(name: str) -> dict:
@@ -30,10 +45,11 @@ def load(name: str) -> dict:
     The kind and the sizes come from the file name, e.g. ``torch_lstm_T5_B3_D4_H6_s0.npz``
     gives kind "lstm" and label "LSTM T5 B3 D4 H6".
     """
+    if not _SINGLE_LAYER.fullmatch(name):
+        raise ValueError(f"{name!r} is not the fixture of a one-layer torch LSTM or GRU "
+                         f"(shipped: {', '.join(names())})")
     ref = fixtures.load(name)
     kind, *sizes = name.removesuffix(".npz").split("_")[1:]
-    if kind not in ("lstm", "gru"):
-        raise ValueError(f"{name!r} is not a torch_lstm_* or torch_gru_* fixture")
     ref["kind"] = kind
     ref["label"] = f"{kind.upper()} " + " ".join(sizes[:-1])
     return ref

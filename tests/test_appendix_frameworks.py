@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstm_core import fixtures, gru, interop, lstm, torch_parity
+from lstm_core import gru, interop, lstm, torch_parity
 from lstm_core.framework_cells import ifog_step, run_steps, tf_basic_lstm_step, tf_checkpoint
 
-LSTM_FIXTURES = fixtures.names("torch_lstm_*.npz")
-GRU_FIXTURES = fixtures.names("torch_gru_*.npz")
+LSTM_FIXTURES = torch_parity.names("lstm")
+GRU_FIXTURES = torch_parity.names("gru")
 
 
 def _load(name):

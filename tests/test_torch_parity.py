@@ -1,17 +1,24 @@
 """lstm_core against PyTorch's nn.LSTM / nn.GRU in float64.
 
-The first test reads the shipped fixtures (lstm_core/fixtures, written by
-make_torch_fixtures.py) and needs no torch. The second recomputes the same references live
-and runs only where torch is importable. Both pair our numbers with torch's through
-lstm_core.torch_parity.compare, the function the frameworks appendix shows.
+The fixture tests read the fixtures shipped in lstm_core/fixtures (written by
+make_torch_fixtures.py) and need no torch; the live tests recompute the same references and
+run only where torch is importable. Single-layer modules are paired with torch's numbers
+through lstm_core.torch_parity.compare, the function the frameworks appendix shows; stacked
+and bidirectional ones through lstm_core.stack.
 """
 import numpy as np
 import pytest
 
-from lstm_core import fixtures, torch_parity
+from lstm_core import fixtures, interop, stack, torch_parity
 from torch_reference import FIXTURE_CASES, fixture_name
 
+SINGLE_CASES = [c for c in FIXTURE_CASES if len(c) == 6]
+STACK_CASES = [c for c in FIXTURE_CASES if len(c) > 6]
 TOL = 1e-10
+
+
+def _max_rel(a, b):
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-300))
 
 
 def test_every_fixture_case_is_shipped_with_the_package():
@@ -25,7 +32,7 @@ def test_a_missing_fixture_is_named_in_the_error():
         fixtures.path("no_such_file.npz")
 
 
-@pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: fixture_name(*c)[:-4])
+@pytest.mark.parametrize("case", SINGLE_CASES, ids=lambda c: fixture_name(*c)[:-4])
 def test_matches_committed_torch_fixture(case):
     ref = torch_parity.load(fixture_name(*case))
     pairs, _ = torch_parity.compare(ref)
@@ -46,4 +53,52 @@ def test_matches_live_torch(kind):
     ref = reference(kind, T=7, B=2, D=5, H=3, seed=99)
     pairs, _ = torch_parity.compare(ref, kind=kind)
     diffs = torch_parity.max_relative_difference(pairs)
+    assert max(diffs.values()) < TOL, diffs
+
+
+def compare_stack_with_reference(kind, ref):
+    """The same for a multi-layer and/or bidirectional module, run by lstm_core.stack; its
+    gradients go back through interop.*_to_torch and are compared name by name."""
+    sd = {k[3:]: ref[k] for k in ref if k.startswith("sd.")}
+    params = {"lstm": interop.lstm_from_torch, "gru": interop.gru_from_torch}[kind](sd)
+    assert isinstance(params, stack.StackParams)
+    c0 = ref["c0"] if kind == "lstm" else None
+    y, cache = stack.forward(params, ref["x"], ref["h0"], c0)
+    g = stack.backward(ref["w_out"], cache, dh_n=ref["w_h"],
+                       dc_n=ref["w_c"] if kind == "lstm" else None)
+    diffs = {"output": _max_rel(y, ref["output"]), "h_n": _max_rel(cache.h_n, ref["h_n"]),
+             "grad_x": _max_rel(g.dx, ref["grad_x"]), "grad_h0": _max_rel(g.dh0, ref["grad_h0"])}
+    if kind == "lstm":
+        diffs["c_n"] = _max_rel(cache.c_n, ref["c_n"])
+        diffs["grad_c0"] = _max_rel(g.dc0, ref["grad_c0"])
+    torch_grads = {"lstm": interop.lstm_to_torch, "gru": interop.gru_to_torch}[kind](g)
+    assert set(torch_grads) == set(sd)
+    for name, ours in torch_grads.items():
+        diffs[f"grad.{name}"] = _max_rel(ours, ref[f"grad.{name}"])
+    return diffs
+
+
+@pytest.mark.parametrize("case", STACK_CASES, ids=lambda c: fixture_name(*c)[:-4])
+def test_stack_matches_committed_torch_fixture(case):
+    ref = fixtures.load(fixture_name(*case))
+    diffs = compare_stack_with_reference(case[0], ref)
+    assert max(diffs.values()) < TOL, diffs
+    # every layer and direction of the fixture carries gradient
+    assert all(np.max(np.abs(ref[k])) > 1e-3 for k in ref if k.startswith("grad"))
+    assert sum(k.startswith("grad.") for k in ref) == 2 * 2 * 4
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_stack_matches_live_torch(kind, num_layers, bidirectional):
+    pytest.importorskip("torch", reason="PyTorch is not installed (it is optional; the fixture test covers parity)")
+    from torch_reference import reference
+
+    ref = reference(kind, T=7, B=2, D=5, H=3, seed=100 + num_layers, num_layers=num_layers,
+                    bidirectional=bidirectional)
+    if num_layers == 1 and not bidirectional:
+        diffs = torch_parity.max_relative_difference(torch_parity.compare(ref, kind=kind)[0])
+    else:
+        diffs = compare_stack_with_reference(kind, ref)
     assert max(diffs.values()) < TOL, diffs
