@@ -78,7 +78,7 @@ def buggy_backward(dh, cache, dc_last=None, *, bug):
 
 
 def backward_with(bug):
-    """A function called like :func:`lstm_core.lstm.backward` ``(dh, cache, dc_last=None)`` that has ``bug``."""
+    """Like :func:`lstm_core.lstm.backward`, called as ``(dh, cache, dc_last=None)``, with ``bug``."""
     check_choice("bug", bug, BUGS)
 
     def backward(dh, cache, dc_last=None):
