@@ -239,9 +239,10 @@ def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
             dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], params["W_h"],
             psi=opts.psi, cell=opts.cell,
         )
+    h_prev = cache.h_prev  # h_0, ..., h_{T-1}
     grads = {  # sums over every step  [eq-lstm-bw-weights]
         "W_x": sum_outer_over_time(x, da),
-        "W_h": sum_outer_over_time(cache.h_prev, da),
+        "W_h": sum_outer_over_time(h_prev, da),
         "b": da.sum(axis=(0, 1)),
     }
     dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)  # [eq-lstm-bw-dx]
