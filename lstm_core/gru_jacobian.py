@@ -99,15 +99,15 @@ def backward_jacobian_rows(values: dict, variant: str):
 
 def step_jacobian(cache, k: int, b: int = 0) -> np.ndarray:
     """J = dh/dh_prev (H, H) of code step k (equation step k + 1), sequence b, in closed form."""
-    W_h = cache["params"]["W_h"]
+    W_h = cache.params["W_h"]
     H = W_h.shape[0]
     W_hr, W_hz, W_hn = (W_h[:, gru.gate_slice(g, H)] for g in "rzn")
-    h_prev = (cache["h0"] if k == 0 else cache["h"][k - 1])[b]
-    r, z, n, m = (cache[name][k, b] for name in "rznm")
+    h_prev = cache.h_prev[k, b]
+    r, z, n, m = (getattr(cache, name)[k, b] for name in "rznm")
     s_z = (h_prev - n) * z * (1 - z)
     s_n = (1 - z) * (1 - n**2)
     s_r = r * (1 - r)
-    if cache["variant"] == "torch":   # eq-gru-jac-torch
+    if cache.options.variant == "torch":   # eq-gru-jac-torch
         through_n = np.diag(r) @ W_hn.T + np.diag(m * s_r) @ W_hr.T
     else:                             # eq-gru-jac-cho
         through_n = W_hn.T @ (np.diag(r) + np.diag(h_prev * s_r) @ W_hr.T)

@@ -26,8 +26,7 @@ _MODULES = {"rnn": rnn, "lstm": lstm, "gru": gru}
 
 def cache_bytes(cache) -> int:
     """Bytes of the arrays a forward cache holds, without the parameters and the input x."""
-    return sum(v.nbytes for k, v in cache.items()
-               if isinstance(v, np.ndarray) and k not in ("params", "x"))
+    return sum(v.nbytes for k, v in cache.arrays().items() if k != "x")
 
 
 class Chunked(NamedTuple):
@@ -60,7 +59,7 @@ def chunked_bptt(model: str, params: dict, x, dh, k: int, states=None) -> Chunke
         chunk = slice(s, min(s + k, T))
         hs, cache = mod.forward(params, x[chunk], *states)
         g = mod.backward(dh[chunk], cache)
-        states = (hs[-1], cache["c"][-1]) if model == "lstm" else (hs[-1],)
+        states = (hs[-1], cache.c[-1]) if model == "lstm" else (hs[-1],)
         for n in total:
             total[n] += g.params[n]
         if s == 0:
@@ -94,7 +93,7 @@ def checkpointed_lstm_backward(params: dict, x, dh, k: int, h0=None, c0=None) ->
     for s in range(0, T, k):                               # forward: keep only (h, c) at starts
         starts.append((s, h, c))
         hs, cache = lstm.forward(params, x[s:s + k], h, c)
-        h, c = hs[-1], cache["c"][-1]
+        h, c = hs[-1], cache.c[-1]
     total = {n: np.zeros_like(v) for n, v in params.items()}
     dh_next, dc_next, peak = np.zeros((B, H)), np.zeros((B, H)), 0
     for s, h, c in reversed(starts):                       # backward: recompute each segment

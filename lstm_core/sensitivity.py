@@ -38,7 +38,7 @@ def forget_products(cache) -> np.ndarray:
 
     The empty product at the last step is 1.
     """
-    gates = cache["gates"][:, 0]
+    gates = cache.gates[:, 0]
     H = gates.shape[-1] // 4
     f = gates[:, lstm.gate_slice("f", H)]
     return np.vstack([np.cumprod(f[::-1], axis=0)[::-1][1:], np.ones((1, H))])

@@ -87,7 +87,7 @@ def compare(ref: dict, sd: dict | None = None, *, kind: str | None = None, param
     if kind == "lstm":
         h, cache = lstm.forward(params, ref["x"], ref["h0"], ref["c0"], forget_bias=forget_bias)
         g = (lstm.backward if backward is None else backward)(dh, cache, ref["w_c"])
-        pairs["c_n"] = (cache["c"][-1], ref["c_n"])
+        pairs["c_n"] = (cache.c[-1], ref["c_n"])
         pairs["grad_c0"] = (g.dc0, ref["grad_c0"])
         # torch's two biases only enter as a sum: each gets our one bias gradient
         bias_grads = (g.params["b"], g.params["b"])
@@ -135,7 +135,7 @@ def fixture_gradient_check(ref: dict, params: dict, forget_bias: float = 0.0) ->
     def loss():  # the fixture's loss: sum(w_out*h) + sum(w_h*h_T) + sum(w_c*c_T)
         h, cache = lstm.forward(params, x, h0, c0, forget_bias=forget_bias)
         return (np.sum(ref["w_out"] * h) + np.sum(ref["w_h"] * h[-1])
-                + np.sum(ref["w_c"] * cache["c"][-1]))
+                + np.sum(ref["w_c"] * cache.c[-1]))
 
     h, cache = lstm.forward(params, x, h0, c0, forget_bias=forget_bias)
     g = lstm.backward(outside_gradient(ref), cache, dc_last=ref["w_c"])

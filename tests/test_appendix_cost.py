@@ -71,12 +71,11 @@ def test_lstm_cache_holds_seven_blocks_per_step():
     T, B, D, H = 6, 2, 3, 5
     params, x, states, _ = make("lstm", T, B, D, H)
     _, cache = lstm.forward(params, x, *states)
-    arrays = {k: v.shape for k, v in cache.items()
-              if isinstance(v, np.ndarray) and k not in ("params", "x")}
+    arrays = {k: v.shape for k, v in cache.arrays().items() if k != "x"}
     assert arrays == {"h0": (B, H), "c0": (B, H), "h": (T, B, H), "c": (T, B, H),
                       "s": (T, B, H), "gates": (T, B, 4 * H)}
     # s is tanh(c): the block the derivation calls s_t, not a second copy of h
-    np.testing.assert_array_equal(cache["s"], np.tanh(cache["c"]))
+    np.testing.assert_array_equal(cache.s, np.tanh(cache.c))
 
 
 def _peak(fn):
@@ -170,7 +169,7 @@ def chunk_start_states(model, params, x, k, states):
     hs, cache = MODULES[model].forward(params, x, *states)
     out = [tuple(states)]
     for s in range(k, x.shape[0], k):
-        out.append((hs[s - 1], cache["c"][s - 1]) if model == "lstm" else (hs[s - 1],))
+        out.append((hs[s - 1], cache.c[s - 1]) if model == "lstm" else (hs[s - 1],))
     return out
 
 
