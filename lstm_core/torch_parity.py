@@ -18,7 +18,7 @@ import numpy as np
 
 from . import fixtures, gru, interop, lstm
 
-__all__ = ["QUANTITIES", "compare", "fixture_gradient_check", "load", "max_abs_difference",
+__all__ = ["QUANTITIES", "compare", "compare_stack", "fixture_gradient_check", "load", "max_abs_difference",
            "max_relative_difference", "names", "outside_gradient", "state_dict"]
 
 #: Every quantity a fixture records that :func:`compare` pairs (``c_n``, ``grad_c0``: LSTM only).
@@ -104,6 +104,34 @@ def compare(ref: dict, sd: dict | None = None, *, kind: str | None = None, param
     pairs["grad.bias_ih_l0"] = (bias_grads[0], ref["grad.bias_ih_l0"])
     pairs["grad.bias_hh_l0"] = (bias_grads[1], ref["grad.bias_hh_l0"])
     return {q: pairs[q] for q in QUANTITIES if q in pairs}, g
+
+
+def compare_stack(ref: dict, kind: str | None = None):
+    """:func:`compare` for a stacked and/or bidirectional module, run by :mod:`lstm_core.stack`.
+
+    Returns ``({quantity: (ours, torch's)}, grads)``; our weight gradients go back through
+    ``interop.*_to_torch`` and are paired with torch's name by name (``grad.weight_ih_l1`` ...).
+    """
+    from . import stack
+
+    kind = ref.get("kind") if kind is None else kind
+    if kind not in ("lstm", "gru"):
+        raise ValueError(f"kind must be 'lstm' or 'gru', got {kind!r}")
+    sd = state_dict(ref)
+    params = (interop.lstm_from_torch if kind == "lstm" else interop.gru_from_torch)(sd)
+    c0 = ref["c0"] if kind == "lstm" else None
+    y, cache = stack.forward(params, ref["x"], ref["h0"], c0)
+    g = stack.backward(ref["w_out"], cache, dh_n=ref["w_h"],
+                       dc_n=ref["w_c"] if kind == "lstm" else None)
+    pairs = {"output": (y, ref["output"]), "h_n": (cache.h_n, ref["h_n"]),
+             "grad_x": (g.dx, ref["grad_x"]), "grad_h0": (g.dh0, ref["grad_h0"])}
+    if kind == "lstm":
+        pairs["c_n"] = (cache.c_n, ref["c_n"])
+        pairs["grad_c0"] = (g.dc0, ref["grad_c0"])
+    to_torch = interop.lstm_to_torch if kind == "lstm" else interop.gru_to_torch
+    for name, ours in to_torch(g).items():
+        pairs[f"grad.{name}"] = (ours, ref[f"grad.{name}"])
+    return pairs, g
 
 
 def max_abs_difference(pairs: dict) -> dict:

@@ -57,25 +57,15 @@ def test_matches_live_torch(kind):
 
 
 def compare_stack_with_reference(kind, ref):
-    """The same for a multi-layer and/or bidirectional module, run by lstm_core.stack; its
-    gradients go back through interop.*_to_torch and are compared name by name."""
-    sd = {k[3:]: ref[k] for k in ref if k.startswith("sd.")}
-    params = {"lstm": interop.lstm_from_torch, "gru": interop.gru_from_torch}[kind](sd)
-    assert isinstance(params, stack.StackParams)
-    c0 = ref["c0"] if kind == "lstm" else None
-    y, cache = stack.forward(params, ref["x"], ref["h0"], c0)
-    g = stack.backward(ref["w_out"], cache, dh_n=ref["w_h"],
-                       dc_n=ref["w_c"] if kind == "lstm" else None)
-    diffs = {"output": _max_rel(y, ref["output"]), "h_n": _max_rel(cache.h_n, ref["h_n"]),
-             "grad_x": _max_rel(g.dx, ref["grad_x"]), "grad_h0": _max_rel(g.dh0, ref["grad_h0"])}
-    if kind == "lstm":
-        diffs["c_n"] = _max_rel(cache.c_n, ref["c_n"])
-        diffs["grad_c0"] = _max_rel(g.dc0, ref["grad_c0"])
-    torch_grads = {"lstm": interop.lstm_to_torch, "gru": interop.gru_to_torch}[kind](g)
-    assert set(torch_grads) == set(sd)
-    for name, ours in torch_grads.items():
-        diffs[f"grad.{name}"] = _max_rel(ours, ref[f"grad.{name}"])
-    return diffs
+    """{quantity: relative difference} for a multi-layer and/or bidirectional module
+    (lstm_core.torch_parity.compare_stack, which chapter 6 shows); every torch weight is
+    paired with one of ours, name by name."""
+    assert isinstance(interop.lstm_from_torch(torch_parity.state_dict(ref)) if kind == "lstm"
+                      else interop.gru_from_torch(torch_parity.state_dict(ref)), stack.StackParams)
+    pairs, _ = torch_parity.compare_stack(ref, kind)
+    weights = {q[5:] for q in pairs if q.startswith("grad.")}
+    assert weights == set(torch_parity.state_dict(ref))
+    return torch_parity.max_relative_difference(pairs)
 
 
 @pytest.mark.parametrize("case", STACK_CASES, ids=lambda c: fixture_name(*c)[:-4])
