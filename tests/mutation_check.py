@@ -6,10 +6,11 @@ Run by hand (it is not collected by pytest; it takes a few minutes):
     .venv/bin/python tests/mutation_check.py --count    # run everything, count the failures
     .venv/bin/python tests/mutation_check.py --only cell_state_carry
 
-For each mutation the script copies lstm_core/, tests/, book/ and pyproject.toml into a
-temporary folder, changes one line of the copy of lstm_core (the working tree is never
+For each mutation the script copies lstm_core/, tests/, book/ and the top-level configuration
+files into a temporary folder, changes one line of the copy of lstm_core (the working tree is never
 touched), checks that the copy is what Python imports, and runs the quick suite there
-(``pytest -W error -m "not book"``). The unmutated copy must pass; every mutant must fail.
+(``pytest -W error -m "not book"``). The unmutated copy must pass; every mutant must make
+tests *fail* (pytest exit status 1; an error while collecting, status 2, does not count).
 A mutation whose line is no longer found in the source is reported as "site not found" and
 makes the script fail: update its pattern here when the code moves.
 
@@ -62,7 +63,10 @@ def make_copy(dest: Path) -> None:
                                     ".jupyter_cache", ".hypothesis")
     for name in ("lstm_core", "tests", "book"):
         shutil.copytree(ROOT / name, dest / name, ignore=ignore)
-    shutil.copy2(ROOT / "pyproject.toml", dest / "pyproject.toml")
+    for name in ("pyproject.toml", "_config.yml", "_toc.yml", "Makefile", "README.md",
+                 "requirements.txt"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, dest / name)
 
 
 def mutate(dest: Path, name: str) -> None:
@@ -117,8 +121,9 @@ def main() -> int:
             verdict = "baseline green" if rc == 0 else "BASELINE RED: fix the suite first"
             ok &= rc == 0
         else:
-            verdict = "caught (suite red)" if rc != 0 else "NOT CAUGHT (suite green)"
-            ok &= rc != 0
+            verdict = {0: "NOT CAUGHT (suite green)", 1: "caught (tests fail)"}.get(
+                rc, f"BROKEN RUN (pytest exit {rc})")
+            ok &= rc == 1
             print(f"  mutation: {MUTATIONS[name][4]}")
         print(f"{name:28s} {verdict:24s} {seconds:5.0f} s   {detail}", flush=True)
     return 0 if ok else 1
