@@ -48,6 +48,7 @@ __all__ = [
     "gradient_explorer",
     "gradient_norms_per_step",
     "sanitise_series",
+    "static_mode",
 ]
 
 #: Smallest magnitude drawn on a log axis; anything below (0 included) is "underflow".
@@ -931,7 +932,13 @@ def _widget_explorer(compute, ctrls, *, title, ylabel, xlabel, logy, ylim, heigh
 # Public entry point
 # --------------------------------------------------------------------------
 
-def _static_requested() -> bool:
+def static_mode() -> bool:
+    """True when explorers should render as precomputed static HTML (the book build).
+
+    The one reading of the switch: the environment variable ``LSTM_CORE_STATIC_WIDGETS``
+    set to anything other than "" or "0" (surrounding blanks ignored).  Chapters that
+    choose between a live and a static rendering themselves call this too.
+    """
     flag = os.environ.get(STATIC_ENV, "").strip()
     return flag not in ("", "0")
 
@@ -978,7 +985,7 @@ def gradient_explorer(
         if not lo < hi or (logy and lo <= 0):
             raise ValueError(f"ylim must satisfy 0 < lo < hi on a log axis (lo < hi otherwise), got {ylim}")
     if mode == "auto":
-        mode = "static" if _static_requested() else "widget"
+        mode = "static" if static_mode() else "widget"
     kwargs = dict(title=title, ylabel=ylabel, xlabel=xlabel, logy=logy, ylim=ylim,
                   height_px=height_px, xname=xname)
     if mode == "static":

@@ -228,6 +228,17 @@ def test_static_explorers_get_unique_dom_ids():
     assert ids_a and not ids_a & ids_b
 
 
+def test_static_mode_reads_the_switch(monkeypatch):
+    cases = [("1", True), ("yes", True), (" 1 ", True), ("0", False), (" 0", False), ("", False),
+             ("  ", False), (None, False)]
+    for flag, expected in cases:
+        if flag is None:
+            monkeypatch.delenv("LSTM_CORE_STATIC_WIDGETS", raising=False)
+        else:
+            monkeypatch.setenv("LSTM_CORE_STATIC_WIDGETS", flag)
+        assert viz.static_mode() is expected, flag
+
+
 def test_auto_mode_follows_environment(monkeypatch):
     import matplotlib
 
