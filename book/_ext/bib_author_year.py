@@ -51,9 +51,17 @@ class AuthorYearLabels(BaseLabelStyle):
             yield label
 
 
+class AuthorYearSorting(SortingStyle):
+    """pybtex's author-year-title order, on the names as printed: "{TensorFlow developers}"
+    sorts under T, not after Z (the brace would)."""
+
+    def person_key(self, person):
+        return Text.from_latex(super().person_key(person)).render_as("text")
+
+
 class AuthorYearStyle(PlainStyle):
     default_label_style = AuthorYearLabels
-    default_sorting_style = SortingStyle
+    default_sorting_style = AuthorYearSorting
 
 
 def setup(app):
