@@ -37,6 +37,7 @@ def test_appendices_number_their_own_equations_and_exercises(build_log):
         source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
         labels = re.findall(r"^\$\$ \((eq-[\w-]+)\)$", source, flags=re.M)
         soup = _soup(doc)
+        assert soup.find("h1").get_text(" ", strip=True).startswith(f"Appendix {letter}:"), doc
         numbers = [soup.find(id=f"equation-{label}").find(class_="eqno").get_text(strip=True)
                    .rstrip("#") for label in labels]
         assert numbers == [f"({letter}.{k})" for k in range(1, len(labels) + 1)], (doc, numbers)
