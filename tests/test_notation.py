@@ -99,7 +99,7 @@ def test_lstm_cell_row_matches_the_recurrence(rng):
     h0 = 0.5 * rng.standard_normal((B, H))
     c0 = 0.5 * rng.standard_normal((B, H))
     h, cache = lstm.forward(params, x, h0, c0)
-    arrays = {"x": x, "h": h, "c": cache["c"]}
+    arrays = {"x": x, "h": h, "c": cache.c}
     _, ix, _ = _index_of("$x_t$")
     _, ih, _ = _index_of("$h_t$")
     name_c, ic, line_c = _index_of("$c_t$")
