@@ -82,6 +82,14 @@ class BackwardTrace:
     grads: Gradients
 
 
+def _refuse_peepholes(cache, name):
+    if cache.options.peepholes:
+        raise ValueError(
+            f"{name} follows the cell of chapter 4, without peephole connections; the cache "
+            f"comes from params with {', '.join(cache.options.peepholes)}"
+        )
+
+
 def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     """Run :func:`lstm_core.lstm.backward` and return it with every intermediate.
 
@@ -92,6 +100,7 @@ def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     sum over steps and rows is the bias gradient; the tests check it against
     finite differences).
     """
+    _refuse_peepholes(cache, "backward_trace")
     grads = lstm.backward(dh_direct, cache, dc_last)
     psi, cell = cache.options.psi, cache.options.cell
     h, s, gates, c_prev = cache.h, cache.s, cache.gates, cache.c_prev
@@ -131,6 +140,7 @@ def cell_path_gradient(dh_direct, cache, dc_last=None) -> np.ndarray:
     that pass through at least one hidden state (:func:`hidden_path_gradient`
     gives the paths that never use the cell-to-cell edge at all).
     """
+    _refuse_peepholes(cache, "cell_path_gradient")
     psi = cache.options.psi
     h, s, gates = cache.h, cache.s, cache.gates
     T, B, H = h.shape
@@ -150,10 +160,13 @@ def hidden_path_gradient(dh_direct, cache) -> np.ndarray:
 
     It is dL/dc_t with the edge c_t -> c_{t+1} cut (c_{t-1} treated as a
     constant inside c_t = f_t c_{t-1} + i_t g_t), so every path goes
-    c_t -> h_t -> gates of step t+1 -> c_{t+1} -> h_{t+1} -> ...  It is the
+    c_t -> h_t -> a_{t+1} and on to h_{t+1} either through the next cell
+    (i, f, g of step t+1 -> c_{t+1} -> h_{t+1}) or through the output gate
+    alone (o_{t+1} -> h_{t+1}, which never touches c_{t+1}).  It is the
     backward pass of :func:`lstm_core.lstm.backward` with ``dc_next = 0`` at
     every step (only the standard cell).
     """
+    _refuse_peepholes(cache, "hidden_path_gradient")
     opts = cache.options
     if opts.cell != "standard":
         raise ValueError(f"hidden_path_gradient needs the standard cell, got {opts.cell!r}")
