@@ -1,7 +1,8 @@
 """BPTT over segments of k steps: truncated (chunks) and exact (checkpointing).
 
 Both run a model's ordinary ``forward`` and ``backward`` on one segment at a time, so at most
-one k-step cache is alive (the cost appendix measures it with :func:`cache_bytes`):
+one k-step cache is alive (the cost appendix measures it with
+:func:`lstm_core.memory.cache_bytes`):
 
 * :func:`chunked_bptt`: truncated BPTT in chunks of k steps. The state is carried across chunk
   boundaries, the gradient is not: each chunk's gradients of its initial states are dropped
@@ -17,16 +18,11 @@ from typing import NamedTuple
 import numpy as np
 
 from . import gru, lstm, rnn
+from .memory import cache_bytes
 
-__all__ = ["Checkpointed", "Chunked", "cache_bytes", "checkpointed_lstm_backward",
-           "chunked_bptt"]
+__all__ = ["Checkpointed", "Chunked", "checkpointed_lstm_backward", "chunked_bptt"]
 
 _MODULES = {"rnn": rnn, "lstm": lstm, "gru": gru}
-
-
-def cache_bytes(cache) -> int:
-    """Bytes of the arrays a forward cache holds, without the parameters and the input x."""
-    return sum(v.nbytes for k, v in cache.arrays().items() if k != "x")
 
 
 class Chunked(NamedTuple):

@@ -310,3 +310,20 @@ def backward(dy, cache, dh_n=None, dc_n=None):
         d_out = d_in  # each layer's dx is the direct gradient of the layer below
     gparams = StackParams(cell=params.cell, layers=grads, options=dict(params.options))
     return StackGradients(params=gparams, dx=d_out, dh0=dh0, dh_steps=dh_steps, dc0=dc0)
+
+
+def depth_profile(cell, depth, seeds, T=50, B=8, D=8, H=32):
+    """Mean over ``seeds`` of log10 ‖∂L/∂h_t^(l)‖, (L, T), for a loss on the last output.
+
+    One one-way stack of ``depth`` layers of ``cell`` per seed (``init_params``, input and the
+    loss weights drawn from ``np.random.default_rng(seed)``); chapter 6's depth-vs-time table.
+    """
+    logs = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        p = init_params(cell, D, H, depth, rng=rng)
+        y, cache = forward(p, rng.standard_normal((T, B, D)))
+        dy = np.zeros_like(y)
+        dy[-1] = rng.standard_normal((B, H))
+        logs.append(np.log10(backward(dy, cache).step_norms()[:, 0]))
+    return np.mean(logs, axis=0)

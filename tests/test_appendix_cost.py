@@ -18,7 +18,6 @@ No timing is asserted anywhere: timings depend on the machine.
 """
 from __future__ import annotations
 
-import tracemalloc
 
 import numpy as np
 import pytest
@@ -27,7 +26,8 @@ from hypothesis import strategies as st
 
 from lstm_core import bptt, cost, gru, lstm, rnn
 from lstm_core.gradcheck import numerical_gradient, relative_error
-from lstm_core.segmented_bptt import cache_bytes, checkpointed_lstm_backward, chunked_bptt
+from lstm_core.memory import cache_bytes, peak_bytes
+from lstm_core.segmented_bptt import checkpointed_lstm_backward, chunked_bptt
 
 MODULES = {"rnn": rnn, "lstm": lstm, "gru": gru}
 # forward kwargs per configuration: every cell/variant keeps the same cache
@@ -78,21 +78,12 @@ def test_lstm_cache_holds_seven_blocks_per_step():
     np.testing.assert_array_equal(cache.s, np.tanh(cache.c))
 
 
-def _peak(fn):
-    tracemalloc.start()
-    try:
-        out = fn()
-        return out, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize("T,B,D,H", [(60, 8, 8, 32), (150, 4, 16, 48)])
 def test_peak_memory_of_lstm_passes_has_the_stated_leading_terms(T, B, D, H):
     params, x, _, rng = make("lstm", T, B, D, H)
     dh = rng.standard_normal((T, B, H))
-    (_, cache), peak_fwd = _peak(lambda: lstm.forward(params, x))
-    _, peak_bwd = _peak(lambda: lstm.backward(dh, cache))
+    (_, cache), peak_fwd = peak_bytes(lambda: lstm.forward(params, x))
+    _, peak_bwd = peak_bytes(lambda: lstm.backward(dh, cache))
     lead_fwd = 11 * T * B * H * 8                  # input projections (4) + cache (7) per step
     lead_bwd = (8 * T * B * H + T * B * D) * 8     # da (4), dh_t, dc_t, h_prev, c_prev; dx
     assert lead_fwd <= peak_fwd <= 1.1 * lead_fwd

@@ -134,15 +134,7 @@ def test_depth_costs_along_depth_not_time_on_other_seeds(cell):
     T, B, D, H = 50, 8, 8, 32
 
     def profile(depth, seeds=range(40, 45)):
-        logs = []
-        for seed in seeds:
-            rng = np.random.default_rng(seed)
-            p = stack.init_params(cell, D, H, depth, rng=rng)
-            y, cache = stack.forward(p, rng.standard_normal((T, B, D)))
-            dy = np.zeros_like(y)
-            dy[-1] = rng.standard_normal((B, H))
-            logs.append(np.log10(stack.backward(dy, cache).step_norms()[:, 0]))
-        return np.mean(logs, axis=0)
+        return stack.depth_profile(cell, depth, seeds, T=T, B=B, D=D, H=H)
 
     def slope(v):
         return np.polyfit(np.arange(T - 10), v[:T - 10], 1)[0]
