@@ -50,8 +50,8 @@ MUTATIONS = {
     ),
     "cell_state_carry": (
         "lstm.py",
-        r"return da, dc, da @ W_h\.T, dc \* f\b",
-        "return da, dc, da @ W_h.T, dc",
+        r"dc_prev = dc \* f\b",
+        "dc_prev = dc",
         "",
         "dL/dc_{t-1} = dL/dc_t: the forget gate is left out of the carry along the cell state",
     ),
