@@ -4,7 +4,7 @@ Run by hand (it is not collected by pytest; it takes a few minutes):
 
     .venv/bin/python tests/mutation_check.py            # stop each run at the first failure
     .venv/bin/python tests/mutation_check.py --count    # run everything, count the failures
-    .venv/bin/python tests/mutation_check.py --only cell_state_carry
+    .venv/bin/python tests/mutation_check.py --only cell_state_carry --skip-baseline
 
 For each mutation the script copies lstm_core/, tests/, book/ and the top-level configuration
 files into a temporary folder, changes one line of the copy of lstm_core (the working tree is never
@@ -102,10 +102,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--count", action="store_true", help="run every test, not only to the first failure")
     ap.add_argument("--only", choices=sorted(MUTATIONS), action="append", help="run these mutations only")
+    ap.add_argument("--skip-baseline", action="store_true", help="do not run the unmutated suite first")
     args = ap.parse_args()
     names = args.only or list(MUTATIONS)
     ok = True
-    for name in ["(none)"] + names:
+    for name in ([] if args.skip_baseline else ["(none)"]) + names:
         with tempfile.TemporaryDirectory(prefix="lstm-mutant-") as tmp:
             dest = Path(tmp)
             make_copy(dest)
