@@ -1,14 +1,18 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.10 and make):
 #   make book   build the rendered book into _build/html
-#   make test   run every test (library, chapters, rendered book)
+#   make test   run every test (lint, library, chapters, rendered book)
 # and `make live` opens the chapters as notebooks in JupyterLab.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Where the build goes: $(BOOK_OUT)/_build/html.
+BOOK_OUT ?= .
+# Jupyter refuses to start as root unless told (Docker, CI boxes).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: book test live bench clean venv
+.PHONY: book book-only test lint live bench clean venv
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -19,22 +23,31 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-# Execute every chapter from a fresh kernel; a cell error or a Sphinx warning fails the build.
+# The one book build command. `make book`, the build fixture of tests/conftest.py and
+# bench/bench_build.py all run `make book-only` (which skips the venv step; they pass BIN= for
+# the interpreter they run in, and BOOK_OUT= for a scratch output).
+# Every chapter is executed from a fresh kernel; a cell error or a Sphinx warning fails the build.
 # --all re-reads every page, so warnings of unchanged pages are reported again (and fail -W).
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --path-output . --all -W -n --keep-going
-	@echo "Book built: open $(CURDIR)/_build/html/index.html"
+	@$(MAKE) --no-print-directory book-only
+	@echo "Book built: open $(abspath $(BOOK_OUT))/_build/html/index.html"
+
+book-only:
+	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --all -W -n --keep-going
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
 
 # Everything, including a full build of the book (tests/test_book.py, marker "book").
 # For a quick run without the book: $(BIN)/python -m pytest -W error -m "not book" tests
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -W error tests
 
 # JupyterLab opens book/*.md as notebooks via jupytext (settings in jupyterlab-settings/).
 live: $(STAMP)
 	mkdir -p $(VENV)/share/jupyter/lab/settings
 	cp jupyterlab-settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(BIN)/jupyter lab book/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) book/
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

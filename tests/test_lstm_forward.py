@@ -315,7 +315,10 @@ def test_identity_output_grows_linearly_and_tanh_output_is_bounded():
 def last_output_jacobian(params, x, h0=None, c0=None, **options):
     """dh_T/dx_t as (T, H, D): one lstm.backward on a batch of H copies of the sequence."""
     H = params["W_h"].shape[0]
-    rep = (lambda a: None if a is None else np.repeat(a, H, axis=0))
+
+    def rep(a):
+        return None if a is None else np.repeat(a, H, axis=0)
+
     h, cache = lstm.forward(params, np.repeat(x, H, axis=1), rep(h0), rep(c0), **options)
     dh = np.zeros_like(h)
     dh[-1, np.arange(H), np.arange(H)] = 1.0
