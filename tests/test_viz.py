@@ -484,7 +484,7 @@ def test_static_explorer_prints_its_default_frame_as_a_captioned_figure():
     assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
     assert "StaticExplorer" not in bundle["text/plain"] + bundle["text/markdown"]
     md = bundle["text/markdown"]
-    m = re.fullmatch(r"```\{figure\} data:image/png;base64,([A-Za-z0-9+/=]+)\n:class: lstm-explorer\n"
+    m = re.fullmatch(r"```\{figure\} data:image/png;base64,([A-Za-z0-9+/=]+)\n:figclass: lstm-explorer\n"
                      r":alt: [^\n]+\n:width: 100%\n\n([^\n]+)\n```\n", md)
     assert m, md[:200]
     image = Image.open(io.BytesIO(base64.b64decode(m.group(1))))

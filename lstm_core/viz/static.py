@@ -79,7 +79,7 @@ class StaticExplorer:
     def figure_markdown(self, dpi: int = 200) -> str:
         """A MyST figure: the default frame as an inline PNG, with :meth:`caption`."""
         data = base64.b64encode(self.png(dpi)).decode("ascii")
-        return (f"```{{figure}} data:image/png;base64,{data}\n:class: {FIGURE_CLASS}\n"
+        return (f"```{{figure}} data:image/png;base64,{data}\n:figclass: {FIGURE_CLASS}\n"
                 f":alt: {_escape_markdown(self.title)}\n:width: 100%\n\n"
                 f"{_escape_markdown(self.caption())}\n```\n")
 
