@@ -15,8 +15,9 @@ in JupyterLab, on Colab and in the PDF:
 * :func:`glue`: the output that ``myst_nb.glue`` produces (same MIME bundle and metadata),
   without importing ``myst_nb``, so ``{glue:text}`` roles resolve in the book and the
   notebook runs where ``myst_nb`` is not installed.
-* :func:`setup` / :func:`setup_figures`: SVG inline figures and font sizes that stay legible
-  at the book's column width (about 690 px) and on a 400 px phone.
+* :func:`setup` / :func:`setup_figures`: SVG inline figures (plus PDF for the printed book)
+  and font sizes that stay legible at the book's column width (about 690 px) and on a 400 px
+  phone.
 
 IPython and matplotlib are imported only by the functions that need them.
 """
@@ -178,7 +179,7 @@ FIGURE_RC = {
 
 
 def setup_figures() -> None:
-    """Inline figures as SVG (sharp at any zoom) and :data:`FIGURE_RC` font sizes.
+    """Inline figures as SVG (sharp at any zoom) and PDF, and :data:`FIGURE_RC` font sizes.
 
     Call it once, in the chapter's setup cell. Outside IPython only the matplotlib
     settings apply.
@@ -192,8 +193,9 @@ def setup_figures() -> None:
     except ImportError:  # pragma: no cover - plain Python: no inline backend
         return
     if get_ipython() is not None:
-        # no creation date in the SVG: the same figure gives the same bytes
-        set_matplotlib_formats("svg", metadata={"Date": None})
+        # SVG for the web page and the notebooks; PDF too, which the printed book's LaTeX
+        # builder picks (it cannot include SVG)
+        set_matplotlib_formats("svg", "pdf")
 
 
 def setup() -> None:
