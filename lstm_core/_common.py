@@ -97,17 +97,14 @@ def check_sizes(input_size, hidden_size):
 def project_inputs(x, W_x, b):
     """All steps' input projections in one matmul: (T, B, D) @ (D, G) + b -> (T, B, G)."""
     T, B, D = x.shape
-    out = np.empty((T, B, W_x.shape[1]), dtype=np.result_type(x, W_x))
-    np.matmul(x.reshape(T * B, D), W_x, out=out.reshape(T * B, -1))  # no second (T B, G) array
-    out += b
-    return out
+    return (x.reshape(T * B, D) @ W_x + b).reshape(T, B, W_x.shape[1])
 
 
 def with_contiguous_transpose(W):
     """W stored column-major (one copy per backward pass), so that the ``W.T`` the cells'
     backward steps multiply by is a C-contiguous array, on which BLAS is faster than on
-    a transposed view. Same values; only the memory layout differs."""
-    return np.asfortranarray(W)
+    a transposed view. Same values (and array subclass); only the memory layout differs."""
+    return W.copy(order="F")
 
 
 def sum_outer_over_time(a, da):
