@@ -21,7 +21,6 @@ from ._common import (
     project_inputs,
     sum_outer_over_time,
     uniform_init,
-    with_contiguous_transpose,
 )
 from .activations import Activation, get_activation
 
@@ -119,10 +118,9 @@ def backward(dh, cache):
     da = np.empty_like(h)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)  # dL/dh_t arriving from step t+1
-    W_h = with_contiguous_transpose(params["W_h"])
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + carry
-        da[t], carry = cell_backward(dh_steps[t], h[t], W_h, act)
+        da[t], carry = cell_backward(dh_steps[t], h[t], params["W_h"], act)
     grads = {
         "W_x": sum_outer_over_time(x, da),
         "W_h": sum_outer_over_time(cache.h_prev, da),
