@@ -54,7 +54,11 @@ def refresh_cache(cache_dir: Path, digest: str) -> bool:
 def _on_config_inited(app, config) -> None:
     if config.nb_execution_mode != "cache":
         return
-    cache_dir = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if not config.nb_execution_cache_path:
+        # one cache per source tree, whatever the output directory (make BOOK_OUT=...): a
+        # second build of the same sources elsewhere reuses the executed notebooks
+        config.nb_execution_cache_path = str(Path(app.confdir) / "_build" / ".jupyter_cache")
+    cache_dir = Path(config.nb_execution_cache_path)
     if not cache_dir.is_absolute():
         cache_dir = Path(app.confdir) / cache_dir
     repo_root = Path(app.confdir)
