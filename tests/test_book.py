@@ -223,9 +223,9 @@ def test_reader_notebooks_are_plain_markdown(build_log, name):
         eqno = site.find(id=f"equation-{label}").find(class_="eqno").get_text(strip=True)
         assert f"\\tag{{{eqno.rstrip('#').strip('()')}}}" in markdown, label
     exercises = len(re.findall(r"^:::\{exercise\}", source, flags=re.M))
-    assert len(re.findall(r"^\*\*Exercise \d+(?:\.\d+)?\*\*", markdown, flags=re.M)) == exercises
+    assert len(re.findall(r"^\*\*Exercise [A-Z\d]+(?:\.\d+)?\*\*", markdown, flags=re.M)) == exercises
     solutions = len(re.findall(r"^(?::::\{solution\}|```\{solution-start\})", source, flags=re.M))
-    assert len(re.findall(r"<summary>Solution to Exercise \d+(?:\.\d+)?</summary>", markdown)) \
+    assert len(re.findall(r"<summary>Solution to Exercise [A-Z\d]+(?:\.\d+)?</summary>", markdown)) \
         == solutions
     assert markdown.count("<details>") == markdown.count("</details>")
     if re.search(r"\{cite:[pt]\}", source):
