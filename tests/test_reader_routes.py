@@ -31,7 +31,12 @@ const md = Array.from(panel.querySelectorAll('.jp-MarkdownCell'));
 const raw = new RegExp(arguments[0].slice(1, arguments[0].lastIndexOf('/')), 'm');
 const rendered = md.filter(c => c.classList.contains('jp-mod-rendered')
                                && c.querySelector('.jp-MarkdownOutput'));
-const texts = rendered.map(c => c.querySelector('.jp-MarkdownOutput').innerText);
+// the prose a reader sees, without code blocks (package listings may quote roles)
+const texts = rendered.map(c => {
+  const copy = c.querySelector('.jp-MarkdownOutput').cloneNode(true);
+  copy.querySelectorAll('pre, code').forEach(e => e.remove());
+  return copy.textContent;
+});
 return {
   markdown: md.length,
   rendered: rendered.length,
@@ -50,7 +55,7 @@ def _listed_objects(name: str) -> list[str]:
     """Names of the package functions/classes a chapter shows as source."""
     source = (ROOT / "book" / f"{name}.md").read_text(encoding="utf-8")
     names = re.findall(r"^:pyobject:\s*(?:\w+\.)*(\w+)\s*$", source, flags=re.M)
-    names += re.findall(r"show_source\(\s*(?:[\w]+\.)*(\w+)\s*[,)]", source)
+    names += re.findall(r"show_source\(\s*(?:\w+\.)+(\w+)\s*[,)]", source)
     return names
 
 

@@ -8,8 +8,8 @@ After an HTML build, every chapter (a MyST notebook) is written to
 * the Markdown is converted from MyST to what Jupyter and Colab render, with everything the
   Sphinx build resolved: cross-references become links to the site's pages (or, without a
   site address, to the sibling notebook) with their numbers and titles, equations keep their
-  numbers (``\\tag``), citations read "(Hochreiter & Schmidhuber, 1997)" with a reference list
-  at the end, ``{glue:text}`` becomes the value the build computed, exercises are numbered and
+  numbers (``\\tag``), citations read "(Hochreiter and Schmidhuber, 1997)" as on the site,
+  with a reference list at the end, ``{glue:text}`` becomes the value the build computed, exercises are numbered and
   their solutions are collapsed ``<details>`` blocks, literalincludes become the code they show;
 * code cells carry no outputs, except the ones that show package source (``show_source``),
   so the listings the prose walks through are there before anything runs.
@@ -121,12 +121,17 @@ class BuildFacts:
             lines.append("- " + " ".join(text.split()))
         return "\n".join(lines)
 
-    def glue(self, key: str, spec: str) -> str:
+    def glue(self, key: str, spec: str = "", mime: str = "text/plain") -> str:
         if key not in self.glued:
             raise ConversionError(f"{self.docname}: no glued value {key!r} in the executed notebook")
+        data = self.glued[key]
+        if mime != "text/plain":
+            if mime not in data:
+                raise ConversionError(f"{self.docname}: glued value {key!r} has no {mime} view")
+            return data[mime].strip()
         from myst_nb.core.variables import format_plain_text
 
-        return format_plain_text(self.glued[key], spec)
+        return format_plain_text(data["text/plain"], spec)
 
 
 def _link(text: str, url: str | None) -> str:
@@ -134,16 +139,10 @@ def _link(text: str, url: str | None) -> str:
 
 
 def _author_year(entry) -> tuple[str, str]:
-    from pybtex.richtext import Text
+    """("Hochreiter and Schmidhuber", "1997"): the names as the site's citations print them."""
+    from bib_author_year import author_part
 
-    people = entry.persons.get("author") or entry.persons.get("editor") or []
-    last = [Text.from_latex(" ".join(p.prelast_names + p.last_names)).render_as("text")
-            for p in people]
-    if len(last) > 2:
-        names = f"{last[0]} et al."
-    else:
-        names = " & ".join(last) or entry.fields.get("title", "?")
-    return names, str(entry.fields.get("year", "n.d."))
+    return author_part(entry), str(entry.fields.get("year", "n.d."))
 
 
 # --------------------------------------------------------------------------------- MyST -> Markdown
@@ -187,9 +186,11 @@ class Converter:
         if role in ("cite:p", "cite:t", "cite"):
             keys = [k.strip() for k in content.split(",") if k.strip()]
             return self.facts.cite(keys, textual=role == "cite:t")
-        if role == "glue:text" or role == "glue":
+        if role in ("glue:text", "glue"):
             key, _, spec = content.partition(":")
             return self.facts.glue(key, spec)
+        if role == "glue:md":
+            return self.facts.glue(content, mime="text/markdown")
         if role == "math":
             return f"${content}$"
         raise ConversionError(f"{self.facts.docname}: no conversion for the role {{{role}}}")
@@ -359,8 +360,9 @@ def _setup_cell_source(site: str, wheel: str | None) -> str:
     )
 
 
-def glued_values(executed) -> dict[str, str]:
-    """name -> text/plain of every value glued in an executed notebook (myst_nb's format)."""
+def glued_values(executed) -> dict[str, dict]:
+    """name -> display data (MIME type -> value) of every value glued in an executed notebook
+    (myst_nb's format: ``metadata.scrapbook``, MIME types prefixed when not displayed)."""
     values = {}
     for cell in executed.cells:
         for output in cell.get("outputs", []):
@@ -368,9 +370,8 @@ def glued_values(executed) -> dict[str, str]:
             if not meta:
                 continue
             prefix = meta.get("mime_prefix", "")
-            data = output.get("data", {})
-            if prefix + "text/plain" in data:
-                values[meta["name"]] = data[prefix + "text/plain"]
+            values[meta["name"]] = {k[len(prefix):]: v for k, v in output.get("data", {}).items()
+                                    if k.startswith(prefix)}
     return values
 
 
