@@ -625,7 +625,7 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
                 yield Finding("bias_from_other_gate",
                               f"Diagnosis: the gradient of {k}'s block {blk} equals the right "
                               f"gradient of block {other}: a bias gradient summed from another "
-                              f"gate's delta, errata bug 'bias_from_other_gate' "
+                              f"gate's delta, the errata appendix's 'bias_from_other_gate' "
                               f"({errata.BUGS['bias_from_other_gate']}).")
                 return
 
@@ -642,9 +642,9 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
             last_only.append(k)
     for k in last_only:
         bug = "input_weights_last_step" if k == "W_x" else None
-        name = "errata bug 'input_weights_last_step' " \
+        name = "the errata appendix's 'input_weights_last_step' " \
                f"({errata.BUGS['input_weights_last_step']})" if bug else \
-            "the slip of errata bug 'input_weights_last_step', here in " + k
+            "the slip of the errata appendix's 'input_weights_last_step', here in " + k
         yield Finding(bug, f"Diagnosis: {k} equals the contribution of the last step alone; "
                            f"the per-step terms x_t^T da_t (or h_(t-1)^T da_t) are assigned, "
                            f"not summed over t: {name}.")
@@ -657,26 +657,27 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
         return
 
     # cell-level findings (the single step is already wrong)
-    if model == "gru":
-        yield from _gru_findings(run, model, probes, one_got, one_ref, arrays)
-    yield from _recurrent_weight_findings(run, model, probes["rank_one"], one_wrong)
-    yield from _scaled_block_findings(arrays, param_names)
+    found = list(_gru_findings(run, model, probes, one_got, one_ref, arrays)) if model == "gru" \
+        else []
+    found += _recurrent_weight_findings(run, model, probes["rank_one"], one_wrong)
+    yield from found or _block_findings(arrays, param_names)
 
 
-def _scaled_block_findings(arrays, param_names):
-    """The same blocks, scaled by the same factor, in every wrong parameter gradient."""
+def _block_findings(arrays, param_names):
+    """Where the error starts: the same blocks (and factor) in every wrong parameter gradient."""
     wrong = [arrays[k] for k in param_names if arrays[k].ok is False]
-    if not wrong or any(v.factor is None or not v.blocks for v in wrong):
+    if not wrong or not wrong[0].blocks or any(v.blocks != wrong[0].blocks for v in wrong):
         return
     blocks, factor = wrong[0].blocks, wrong[0].factor
-    if all(v.blocks == blocks and abs(v.factor - factor) <= 1e-6 * max(1, abs(factor))
-           for v in wrong):
-        b = ", ".join(blocks)
-        yield Finding(None, f"Diagnosis: at the last step, block{'s' if len(blocks) > 1 else ''} "
-                            f"{b} of {_join(v.name for v in wrong)} alike "
-                            f"{'is' if len(blocks) == 1 else 'are'} {_factor_words(factor)}: "
-                            f"the error is in the delta of gate {b} itself, before it is summed "
-                            f"into the weights.")
+    same_factor = factor is not None and all(
+        v.factor is not None and abs(v.factor - factor) <= 1e-6 * max(1, abs(factor))
+        for v in wrong)
+    b, plural = ", ".join(blocks), len(blocks) > 1
+    how = f" ({_factor_words(factor)} in each)" if same_factor else ""
+    yield Finding(None, f"Diagnosis: at the last step {_join(v.name for v in wrong)} are wrong "
+                        f"only in block{'s' if plural else ''} {b}{how}: the error starts in the "
+                        f"delta of gate{'s' if plural else ''} {b}, and the other arrays and the "
+                        f"earlier steps inherit it.")
 
 
 def _carry_findings(run, model, every):
@@ -729,7 +730,7 @@ def _carry_findings(run, model, every):
         if abs(k) < 1e-6:
             yield Finding(bug, f"Diagnosis: the {state}-state gradient carried back from step "
                                f"t+1 never reaches step t (fitted factor 0): dL/d{letter}_t is "
-                               f"{words}, errata bug '{bug}' ({errata.BUGS[bug]}).")
+                               f"{words}, the errata appendix's '{bug}' ({errata.BUGS[bug]}).")
         elif abs(k - 1) > 1e-6:
             yield Finding(None, f"Diagnosis: the {state}-state gradient carried back from step "
                                 f"t+1 arrives multiplied by {k:.3g} (it should arrive "
