@@ -674,7 +674,8 @@ def _block_findings(arrays, param_names):
         for v in wrong)
     b, plural = ", ".join(blocks), len(blocks) > 1
     how = f" ({_factor_words(factor)} in each)" if same_factor else ""
-    yield Finding(None, f"Diagnosis: at the last step {_join(v.name for v in wrong)} are wrong "
+    yield Finding(None, f"Diagnosis: at the last step {_join(v.name for v in wrong)} "
+                        f"{'is' if len(wrong) == 1 else 'are'} wrong "
                         f"only in block{'s' if plural else ''} {b}{how}: the error starts in the "
                         f"delta of gate{'s' if plural else ''} {b}, and the other arrays and the "
                         f"earlier steps inherit it.")
