@@ -410,48 +410,62 @@ class Report:
         return text
 
     def _rows(self):
+        """(array, verdict, wrong blocks, first wrong step) per array; only two columns if ok."""
         for v in self.arrays.values():
             if v.ok is None:
-                yield v.name, "not returned", "", ""
+                row = (v.name, "not returned", "", "")
             elif v.ok:
-                yield v.name, "ok", "", ""
+                row = (v.name, "ok", "", "")
             else:
-                blocks = ", ".join(v.blocks) if v.blocks else "all"
-                if list(_blocks(self.model, v.name)) == [""]:
-                    blocks = "-"
+                blocks = "-" if list(_blocks(self.model, v.name)) == [""] else \
+                    ", ".join(v.blocks) or "all"
+                factor = f" (x{v.factor:.3g})" if v.factor is not None else ""
                 first = "" if v.first_step is None else str(v.first_step)
-                yield v.name, "wrong" + (f" (x{v.factor:.3g})" if v.factor is not None else ""), \
-                    blocks, first
+                row = (v.name, "wrong" + factor, blocks, first)
+            yield row[:2] if self.ok else row
+
+    def _headers(self):
+        return ("array", "verdict") if self.ok else \
+            ("array", "verdict", "wrong blocks", "first wrong step")
+
+    def _title(self):
+        return "All right" if self.ok else "Could not grade" if self.failure else "Wrong"
+
+    def _steps_note(self):
+        if any(v.steps for v in self.arrays.values()):
+            return f" Steps are numbered 0-{T - 1}; the backward pass reaches step {T - 1} first."
+        return ""
 
     def _repr_markdown_(self):
-        head = f"**{'All right' if self.ok else 'Could not grade' if self.failure else 'Wrong'}**" \
-               f": `{self._call()}`\n\n"
+        head = f"**{self._title()}**: `{self._call()}`\n\n"
         if self.failure is not None:
             return head + f"{self.fn_name} {self.failure}.\n"
-        lines = ["| array | verdict | wrong block(s) | first wrong step |", "|---|---|---|---|"]
-        lines += [f"| `{a}` | {v} | {b} | {s} |" for a, v, b, s in self._rows()]
+        cols = self._headers()
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| `" + row[0] + "` | " + " | ".join(row[1:]) + " |" for row in self._rows()]
         notes = "".join(f"\n\n{f.text}" for f in self.findings)
-        return head + "\n".join(lines) + notes + f"\n\nProblems: {self.battery}.\n"
+        return head + "\n".join(lines) + notes + \
+            f"\n\nProblems: {self.battery}.{self._steps_note()}\n"
 
     def _repr_html_(self):
         e = html.escape
         color = "#1a7f37" if self.ok else "#cf222e"
-        title = "All right" if self.ok else "Could not grade" if self.failure else "Wrong"
-        out = [f'<div class="lstm-core-grader"><p><strong style="color:{color}">{title}</strong>: '
-               f"<code>{e(self._call())}</code></p>"]
+        out = [f'<div class="lstm-core-grader"><p><strong style="color:{color}">'
+               f"{self._title()}</strong>: <code>{e(self._call())}</code></p>"]
         if self.failure is not None:
             out.append(f"<p>{e(self.fn_name)} {e(self.failure)}.</p></div>")
             return "".join(out)
-        out.append("<table><thead><tr><th>array</th><th>verdict</th><th>wrong block(s)</th>"
-                   "<th>first wrong step</th></tr></thead><tbody>")
-        for a, v, b, s in self._rows():
+        out.append('<table class="table"><thead><tr>'
+                   + "".join(f"<th>{c}</th>" for c in self._headers()) + "</tr></thead><tbody>")
+        for row in self._rows():
+            v = row[1]
             c = "#1a7f37" if v == "ok" else "#cf222e" if v.startswith("wrong") else "inherit"
-            out.append(f"<tr><td><code>{e(a)}</code></td><td style=\"color:{c}\">{e(v)}</td>"
-                       f"<td>{e(b)}</td><td>{e(s)}</td></tr>")
+            out.append(f"<tr><td><code>{e(row[0])}</code></td><td style=\"color:{c}\">{e(v)}</td>"
+                       + "".join(f"<td>{e(x)}</td>" for x in row[2:]) + "</tr>")
         out.append("</tbody></table>")
         out += [f"<p>{e(f.text)}</p>" for f in self.findings]
-        out.append(f"<p><small>Problems: {e(self.battery)}. Steps are numbered 0 .. T-1; the "
-                   f"backward pass reaches T-1 first.</small></p></div>")
+        out.append(f"<p><small>Problems: {e(self.battery)}.{e(self._steps_note())}</small></p>"
+                   "</div>")
         return "".join(out)
 
 

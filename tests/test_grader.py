@@ -330,3 +330,6 @@ def test_report_renders_a_table_per_array():
     assert "| `b` | wrong | f | 4 |" in md
     text = str(r)
     assert len(text) < 900 and "\n" not in text
+    green = check_backward(lstm.backward, "lstm")
+    assert "first wrong step" not in green._repr_html_() and "All right" in green._repr_html_()
+    assert "| `dc0` | ok |" in green._repr_markdown_()
