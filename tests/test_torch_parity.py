@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lstm_core import gru, interop, lstm
+from lstm_core import gru, interop, lstm, stack
 from torch_reference import FIXTURE_CASES, fixture_name
+
+SINGLE_CASES = [c for c in FIXTURE_CASES if len(c) == 6]
+STACK_CASES = [c for c in FIXTURE_CASES if len(c) > 6]
 
 FIXTURES = Path(__file__).with_name("fixtures")
 TOL = 1e-10
@@ -55,7 +58,7 @@ def compare_with_reference(kind, ref):
     return diffs
 
 
-@pytest.mark.parametrize("case", FIXTURE_CASES, ids=lambda c: fixture_name(*c)[:-4])
+@pytest.mark.parametrize("case", SINGLE_CASES, ids=lambda c: fixture_name(*c)[:-4])
 def test_matches_committed_torch_fixture(case):
     with np.load(FIXTURES / fixture_name(*case)) as f:
         ref = dict(f)
@@ -72,4 +75,61 @@ def test_matches_live_torch(kind):
 
     ref = reference(kind, T=7, B=2, D=5, H=3, seed=99)
     diffs = compare_with_reference(kind, ref)
+    assert max(diffs.values()) < TOL, diffs
+
+
+def compare_stack_with_reference(kind, ref):
+    """The same for a multi-layer and/or bidirectional module, run by lstm_core.stack; its
+    gradients go back through interop.*_to_torch and are compared name by name."""
+    sd = {k[3:]: ref[k] for k in ref if k.startswith("sd.")}
+    params = {"lstm": interop.lstm_from_torch, "gru": interop.gru_from_torch}[kind](sd)
+    assert isinstance(params, stack.StackParams)
+    c0 = ref["c0"] if kind == "lstm" else None
+    y, cache = stack.forward(params, ref["x"], ref["h0"], c0)
+    g = stack.backward(ref["w_out"], cache, dh_n=ref["w_h"],
+                       dc_n=ref["w_c"] if kind == "lstm" else None)
+    diffs = {"output": _max_rel(y, ref["output"]), "h_n": _max_rel(cache.h_n, ref["h_n"]),
+             "grad_x": _max_rel(g.dx, ref["grad_x"]), "grad_h0": _max_rel(g.dh0, ref["grad_h0"])}
+    if kind == "lstm":
+        diffs["c_n"] = _max_rel(cache.c_n, ref["c_n"])
+        diffs["grad_c0"] = _max_rel(g.dc0, ref["grad_c0"])
+    torch_grads = {"lstm": interop.lstm_to_torch, "gru": interop.gru_to_torch}[kind](g)
+    assert set(torch_grads) == set(sd)
+    for name, ours in torch_grads.items():
+        diffs[f"grad.{name}"] = _max_rel(ours, ref[f"grad.{name}"])
+    return diffs
+
+
+def _fixture(case):
+    """A committed fixture (lstm_core/fixtures)."""
+    from importlib import resources
+
+    with resources.as_file(resources.files("lstm_core") / "fixtures" / fixture_name(*case)) as p:
+        with np.load(p) as f:
+            return dict(f)
+
+
+@pytest.mark.parametrize("case", STACK_CASES, ids=lambda c: fixture_name(*c)[:-4])
+def test_stack_matches_committed_torch_fixture(case):
+    ref = _fixture(case)
+    diffs = compare_stack_with_reference(case[0], ref)
+    assert max(diffs.values()) < TOL, diffs
+    # every layer and direction of the fixture carries gradient
+    assert all(np.max(np.abs(ref[k])) > 1e-3 for k in ref if k.startswith("grad"))
+    assert sum(k.startswith("grad.") for k in ref) == 2 * 2 * 4
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("num_layers", [1, 2, 3])
+@pytest.mark.parametrize("bidirectional", [False, True], ids=["uni", "bi"])
+def test_stack_matches_live_torch(kind, num_layers, bidirectional):
+    pytest.importorskip("torch", reason="PyTorch is not installed (it is optional; the fixture test covers parity)")
+    from torch_reference import reference
+
+    ref = reference(kind, T=7, B=2, D=5, H=3, seed=100 + num_layers, num_layers=num_layers,
+                    bidirectional=bidirectional)
+    if num_layers == 1 and not bidirectional:
+        diffs = compare_with_reference(kind, ref)
+    else:
+        diffs = compare_stack_with_reference(kind, ref)
     assert max(diffs.values()) < TOL, diffs
