@@ -69,6 +69,8 @@ def reader_lstm(slip=None):
         h_prev = np.concatenate([field(cache, "h0")[None], h[:-1]])
         if slip == "h_t":
             h_prev = h                                   # off by one: h_t for h_(t-1)
+        if slip == "h0_zero":
+            h_prev[0] = 0.0                              # the zero-state habit: h_0 ignored
         da = np.empty_like(gates)
         dh_carry = np.zeros((B, H))
         dc_carry = np.zeros((B, H)) if dc_last is None else dc_last
@@ -225,6 +227,16 @@ def test_off_by_one_in_h_prev_is_caught_in_W_h_only(model, reader):
     r = check_backward(reader("h_t"), model)
     assert r.wrong == {"W_h"} and r.arrays["W_h"].blocks == ()
     assert r.bugs == ("h_prev_off_by_one",), str(r)
+
+
+def test_zero_initial_state_in_W_h_is_caught():
+    r = check_backward(reader_lstm("h0_zero"), "lstm")
+    assert r.wrong == {"W_h"} and r.bugs == ("h0_ignored",), str(r)
+
+
+def test_report_is_deterministic():
+    bug = errata.backward_with("no_recurrent_dh")
+    assert str(check_backward(bug, "lstm")) == str(check_backward(bug, "lstm"))
 
 
 def test_known_bug_names_are_documented():
