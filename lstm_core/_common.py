@@ -1,7 +1,7 @@
 """Pieces shared by the three recurrent models."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -18,6 +18,8 @@ class Gradients:
                from step t+1. This is what the chapters plot.
     dc0        (B, H)     LSTM only: dL/dc_0
     dc_steps   (T, B, H)  LSTM only: total dL/dc_t at each step
+    da_steps   (T, B, G)  RNN and LSTM: dL/da_t, the gradient of each step's
+               pre-activations (G = H for the RNN, 4H for the LSTM's i, f, g, o)
     """
 
     params: dict
@@ -26,6 +28,53 @@ class Gradients:
     dh_steps: np.ndarray
     dc0: np.ndarray | None = None
     dc_steps: np.ndarray | None = None
+    da_steps: np.ndarray | None = None
+
+
+def previous_states(first, states):
+    """The state each step starts from: [first, states[0], ..., states[T-2]] -> (T, B, H).
+
+    first (B, H) is the initial state, states (T, B, H) what the steps produced.
+    """
+    out = np.empty_like(states)
+    out[0] = first
+    out[1:] = states[:-1]
+    return out
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class Cache:
+    """What a model's ``forward`` keeps for its ``backward``; each model adds its own fields.
+
+    params   the params dict the forward pass ran with
+    x        (T, B, D) the input sequence
+    h0       (B, H)    the initial hidden state
+    h        (T, B, H) the hidden states h_1 .. h_T (code index t = 0 .. T-1)
+    """
+
+    params: dict
+    x: np.ndarray
+    h0: np.ndarray
+    h: np.ndarray
+
+    @property
+    def h_prev(self) -> np.ndarray:
+        """(T, B, H) the hidden state each step reads: [h_0, h_1, ..., h_{T-1}].
+
+        A new array on each access (the cache itself stores no copy): bind it once.
+        """
+        return previous_states(self.h0, self.h)
+
+    def arrays(self) -> dict:
+        """The arrays this cache stores, by field name (the params dict and options left out)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if isinstance(getattr(self, f.name), np.ndarray)}
+
+    def __repr__(self):
+        parts = [f"{k}{v.shape}" for k, v in self.arrays().items()]
+        if hasattr(self, "options"):
+            parts.append(repr(self.options))
+        return f"{type(self).__name__}({', '.join(parts)})"
 
 
 def uniform_init(rng, shape, bound, dtype):

@@ -39,7 +39,7 @@ def step_jacobian_norms(cache) -> np.ndarray:
     of the result belongs to code step t = k - 1.  ``cache`` is the cache
     of :func:`lstm_core.rnn.forward`; phi' is read from the cached outputs.
     """
-    h, act, W_h = cache["h"], cache["activation"], cache["params"]["W_h"]
+    h, act, W_h = cache.h, cache.options.activation, cache.params["W_h"]
     slope = act.grad_from_output(h).astype(np.float64)            # (T, B, H)
     J = slope[..., :, None] * W_h.T.astype(np.float64)            # (T, B, H, H): row i scaled by phi'_i
     return np.linalg.norm(J, ord=2, axis=(-2, -1))
@@ -102,12 +102,11 @@ def lag_contributions(dh, cache) -> dict:
     "W_h": (T, H, H), "b": (T, H)}, the leading axis being the lag d.
     Cost: T (T + 1) / 2 backward steps, one per (t, s) pair.
     """
-    params, x, h0, h, act = (cache[n] for n in ("params", "x", "h0", "h", "activation"))
+    params, x, h, act = cache.params, cache.x, cache.h, cache.options.activation
     T, B, H = h.shape
     dh = np.asarray(dh)
     if dh.shape != h.shape:
         raise ValueError(f"dh must have shape (T, B, H) = {h.shape}, got shape {dh.shape}")
-    h_prev = np.concatenate([h0[None], h[:-1]], axis=0)
     # da_lag[d, s]: dL/da_s from the loss term at step s + d only
     da_lag = np.zeros((T, T, B, H), dtype=h.dtype)
     for t in range(T):                            # the loss term at step t ...
@@ -119,7 +118,7 @@ def lag_contributions(dh, cache) -> dict:
     da = da_lag.reshape(T, T * B, H)
     return {
         "W_x": np.einsum("sd,lsh->ldh", x.reshape(T * B, -1), da),
-        "W_h": np.einsum("sg,lsh->lgh", h_prev.reshape(T * B, H), da),
+        "W_h": np.einsum("sg,lsh->lgh", cache.h_prev.reshape(T * B, H), da),
         "b": da.sum(axis=1),
     }
 

@@ -6,8 +6,10 @@ can show which check catches it and which check lets it through. The correct
 code is :func:`lstm_core.lstm.backward` and :mod:`lstm_core.interop`.
 
 :func:`buggy_backward` has the signature of :func:`lstm_core.lstm.backward`
-plus a keyword ``bug``; it runs the same BPTT loop around the correct
-:func:`lstm_core.lstm.cell_backward` and injects exactly one of these bugs:
+plus a keyword ``bug``; it runs the correct :func:`lstm_core.lstm.backward`,
+either with a wrong one-step function in place of
+:func:`lstm_core.lstm.cell_backward` or overwriting one entry of the correct
+result, and so injects exactly one of these bugs:
 
 ``"bias_from_other_gate"``   (a) the forget gate's bias gradient is summed
                              from the *input* gate's delta (a copy-paste slip:
@@ -29,8 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_choice, check_upstream
-from ._common import Gradients, sum_outer_over_time
+from ._checks import check_choice
 from . import lstm
 
 BUGS = {
@@ -41,50 +42,43 @@ BUGS = {
 }
 
 
+def _cell_backward_overwriting_dc(dh_t, dc_next, *args, **kwargs):
+    """BUG (c): lstm.cell_backward with dc_next = 0: dc_t = dh_t o_t psi'(c_t), "=" not "+="."""
+    return lstm.cell_backward(dh_t, np.zeros_like(dc_next), *args, **kwargs)
+
+
+def _cell_backward_dropping_dh_prev(*args, **kwargs):
+    """BUG (c'): lstm.cell_backward whose dL/dh_{t-1} never reaches step t-1 (returned as 0)."""
+    da, dc, dh_prev, dc_prev = lstm.cell_backward(*args, **kwargs)
+    return da, dc, np.zeros_like(dh_prev), dc_prev
+
+
 def buggy_backward(dh, cache, dc_last=None, *, bug):
     """:func:`lstm_core.lstm.backward` with exactly one bug injected (see the module docstring).
 
     DELIBERATELY WRONG for every value of ``bug``; ``bug`` is one of :data:`BUGS`.
+    (c) and (c') swap in a wrong step function; (a) and (b) overwrite one
+    entry of the correct result.
     """
     check_choice("bug", bug, BUGS)
-    params, x, h, c, gates = (cache[k] for k in ("params", "x", "h", "c", "gates"))
-    T, B, H = h.shape
-    dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
-    dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
-    opts = cache["options"]
-    c_prev = np.concatenate([cache["c0"][None], c[:-1]], axis=0)
-    da = np.empty_like(gates)
-    dh_steps = np.empty_like(h)
-    dc_steps = np.empty_like(h)
-    dh_carry = np.zeros((B, H), dtype=h.dtype)
-    for t in range(T - 1, -1, -1):
-        if bug == "no_recurrent_dh":
-            dh_steps[t] = dh[t]                      # BUG (c'): should be dh[t] + dh_carry
-        else:
-            dh_steps[t] = dh[t] + dh_carry
-        if bug == "cell_grad_overwritten":
-            dc_carry = np.zeros_like(dc_carry)      # BUG (c): cell_backward then computes
-            #                                         dc = 0 + dh_t o psi'(c_t), i.e. "=" not "+="
-        da[t], dc_steps[t], dh_carry, dc_carry = lstm.cell_backward(
-            dh_steps[t], dc_carry, gates[t], c_prev[t], cache["s"][t], params["W_h"],
-            psi=opts["psi"], cell=opts["cell"],
-        )
-    h_prev = np.concatenate([cache["h0"][None], h[:-1]], axis=0)
-    if bug == "input_weights_last_step":
-        dW_x = x[-1].T @ da[-1]                      # BUG (b): should be the sum over t
-    else:
-        dW_x = sum_outer_over_time(x, da)
-    db = da.sum(axis=(0, 1))
-    if bug == "bias_from_other_gate":
-        db[lstm.gate_slice("f", H)] = db[lstm.gate_slice("i", H)]  # BUG (a): i's delta, not f's
-    grads = {"W_x": dW_x, "W_h": sum_outer_over_time(h_prev, da), "b": db}
-    dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)
-    return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
-                     dc0=dc_carry, dc_steps=dc_steps)
+    step = lstm.cell_backward
+    if bug == "cell_grad_overwritten":
+        step = _cell_backward_overwriting_dc  # BUG (c)
+    elif bug == "no_recurrent_dh":
+        step = _cell_backward_dropping_dh_prev  # BUG (c')
+    g = lstm.backward(dh, cache, dc_last, cell_backward=step)
+    H = cache.h.shape[-1]
+    if bug == "bias_from_other_gate":  # BUG (a): i's delta summed, not f's
+        g.params["b"][lstm.gate_slice("f", H)] = g.params["b"][lstm.gate_slice("i", H)]
+    elif bug == "input_weights_last_step":  # BUG (b): the last step's term, not the sum over t
+        g.params["W_x"] = cache.x[-1].T @ g.da_steps[-1]
+    elif bug == "no_recurrent_dh":  # the buggy loop still returns step 0's dL/dh_{t-1} as dh0
+        g.dh0 = g.da_steps[0] @ cache.params["W_h"].T
+    return g
 
 
 def backward_with(bug):
-    """A function with exactly the signature of :func:`lstm_core.lstm.backward` that has ``bug``."""
+    """Like :func:`lstm_core.lstm.backward`, called as ``(dh, cache, dc_last=None)``, with ``bug``."""
     check_choice("bug", bug, BUGS)
 
     def backward(dh, cache, dc_last=None):

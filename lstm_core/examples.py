@@ -91,12 +91,10 @@ def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     are checked to reproduce its bias gradient.
     """
     grads = lstm.backward(dh_direct, cache, dc_last)
-    opts = cache["options"]
-    psi, cell = opts["psi"], opts["cell"]
-    h, c, s, gates = cache["h"], cache["c"], cache["s"], cache["gates"]
+    psi, cell = cache.options.psi, cache.options.cell
+    h, s, gates, c_prev = cache.h, cache.s, cache.gates, cache.c_prev
     T, B, H = h.shape
     dh_direct = np.asarray(dh_direct, dtype=h.dtype)
-    c_prev = np.concatenate([cache["c0"][None], c[:-1]], axis=0)
     i, f, g, o = (gates[..., lstm.gate_slice(n, H)] for n in lstm.GATES)
 
     dh = grads.dh_steps
@@ -110,7 +108,7 @@ def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     da = np.empty_like(gates)
     for t in range(T):
         da[t] = lstm.cell_backward(dh[t], dc_via_c[t], gates[t], c_prev[t], s[t],
-                                   cache["params"]["W_h"], psi=psi, cell=cell)[0]
+                                   cache.params["W_h"], psi=psi, cell=cell)[0]
     if not np.allclose(da.sum(axis=(0, 1)), grads.params["b"], rtol=1e-12, atol=1e-300):
         raise AssertionError("the per-step error terms do not add up to lstm.backward's bias gradient")
     return BackwardTrace(
@@ -133,8 +131,8 @@ def cell_path_gradient(dh_direct, cache, dc_last=None) -> np.ndarray:
     that pass through at least one hidden state (:func:`hidden_path_gradient`
     gives the paths that never use the cell-to-cell edge at all).
     """
-    psi = cache["options"]["psi"]
-    h, s, gates = cache["h"], cache["s"], cache["gates"]
+    psi = cache.options.psi
+    h, s, gates = cache.h, cache.s, cache.gates
     T, B, H = h.shape
     dh_direct = np.asarray(dh_direct, dtype=h.dtype)
     f = gates[..., lstm.gate_slice("f", H)]
@@ -156,20 +154,19 @@ def hidden_path_gradient(dh_direct, cache) -> np.ndarray:
     backward pass of :func:`lstm_core.lstm.backward` with ``dc_next = 0`` at
     every step (only the standard cell).
     """
-    opts = cache["options"]
-    if opts["cell"] != "standard":
-        raise ValueError(f"hidden_path_gradient needs the standard cell, got {opts['cell']!r}")
-    h, gates = cache["h"], cache["gates"]
+    opts = cache.options
+    if opts.cell != "standard":
+        raise ValueError(f"hidden_path_gradient needs the standard cell, got {opts.cell!r}")
+    h, gates, c_prev = cache.h, cache.gates, cache.c_prev
     T, B, H = h.shape
     dh_direct = np.asarray(dh_direct, dtype=h.dtype)
-    c_prev = np.concatenate([cache["c0"][None], cache["c"][:-1]], axis=0)
     zero = np.zeros((B, H), dtype=h.dtype)
     out = np.empty_like(h)
     carry = zero
     for t in range(T - 1, -1, -1):
         _, out[t], carry, _ = lstm.cell_backward(dh_direct[t] + carry, zero, gates[t], c_prev[t],
-                                                 cache["s"][t], cache["params"]["W_h"],
-                                                 psi=opts["psi"], cell="standard")
+                                                 cache.s[t], cache.params["W_h"],
+                                                 psi=opts.psi, cell="standard")
     return out
 
 
@@ -252,7 +249,7 @@ class WorkedExample:
     x: np.ndarray
     targets: np.ndarray
     h: np.ndarray
-    cache: dict
+    cache: lstm.LSTMCache
     loss: float
     step_losses: np.ndarray
     trace: BackwardTrace
@@ -339,13 +336,12 @@ def gomez_tables(ex: WorkedExample | None = None, digits: int = 5) -> dict:
     his name for each quantity.
     """
     ex = gomez_example() if ex is None else ex
-    c, gates, tr = ex.cache, ex.cache["gates"], ex.trace
+    gates, tr = ex.cache.gates, ex.trace
     H = ex.h.shape[-1]
     T = ex.h.shape[0]
     steps = [f"t = {t + 1}" for t in range(T)]
-    x, h, cc = ex.x[:, 0], ex.h[:, 0, 0], c["c"][:, 0, 0]
-    h_prev = np.concatenate([c["h0"][:, 0], h[:-1]])
-    c_prev = np.concatenate([c["c0"][:, 0], cc[:-1]])
+    x, h, cc = ex.x[:, 0], ex.h[:, 0, 0], ex.cache.c[:, 0, 0]
+    h_prev, c_prev = ex.cache.h_prev[:, 0, 0], ex.cache.c_prev[:, 0, 0]
     p = ex.params
     pre = np.einsum("td,dk->tk", x, p["W_x"]) + h_prev[:, None] * p["W_h"][0] + p["b"]
     blk = {n: lstm.gate_slice(n, H).start for n in lstm.GATES}

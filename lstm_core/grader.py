@@ -102,7 +102,7 @@ class _Problem:
 
 def _cell_states(cache):
     """(T, B, H) the LSTM cell states c_1 .. c_T of a forward cache."""
-    return cache.c if hasattr(cache, "c") else cache["c"]
+    return cache.c
 
 
 def _battery(model, options, with_dc_last):

@@ -22,10 +22,13 @@ Shapes: x (T, B, D); h (T, B, H); W_x (D, 3H); W_h (H, 3H); b_x, b_h (3H,).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._checks import check_choice, check_model_params, check_sequence, check_state, check_upstream
 from ._common import (
+    Cache,
     Gradients,
     check_rng,
     check_sizes,
@@ -37,6 +40,29 @@ from .activations import sigmoid, sigmoid_grad_from_output, tanh_grad_from_outpu
 
 GATES = ("r", "z", "n")
 VARIANTS = ("torch", "cho")
+
+
+@dataclass(frozen=True)
+class GRUOptions:
+    """The options of one :func:`forward` run."""
+
+    variant: str  # one of VARIANTS
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class GRUCache(Cache):
+    """What :func:`forward` keeps for :func:`backward` (fields of :class:`Cache` plus these).
+
+    r, z, n  (T, B, H) the reset gate, update gate and candidate of every step
+    m        (T, B, H) what the reset gate multiplies (see :func:`cell_forward`)
+    options  :class:`GRUOptions`
+    """
+
+    r: np.ndarray
+    z: np.ndarray
+    n: np.ndarray
+    m: np.ndarray
+    options: GRUOptions
 
 
 def param_spec(D: int, H: int) -> dict:
@@ -131,8 +157,8 @@ def forward(params, x, h0=None, *, variant="torch"):
     params  dict W_x (D, 3H), W_h (H, 3H), b_x (3H,), b_h (3H,), blocks r, z, n
     x       (T, B, D)
     h0      (B, H) or None for zeros
-    Returns h (T, B, H) and a cache for :func:`backward` (it also holds the
-    gates r, z, n, each (T, B, H), for plotting).
+    Returns h (T, B, H) and a :class:`GRUCache` for :func:`backward` (it also
+    holds the gates r, z, n, each (T, B, H), for plotting).
     """
     D, H, dtype = check_model_params(params, param_spec, "gru")
     check_choice("variant", variant, VARIANTS)
@@ -145,8 +171,8 @@ def forward(params, x, h0=None, *, variant="torch"):
     for t in range(T):
         h[t], r[t], z[t], n[t], m[t] = cell_forward(a_in[t], h_prev, params["W_h"], params["b_h"], variant=variant)
         h_prev = h[t]
-    cache = {"params": params, "x": x, "h0": h0, "h": h, "r": r, "z": z, "n": n, "m": m,
-             "variant": variant}
+    cache = GRUCache(params=params, x=x, h0=h0, h=h, r=r, z=z, n=n, m=m,
+                     options=GRUOptions(variant=variant))
     return h, cache
 
 
@@ -156,11 +182,11 @@ def backward(dh, cache):
     dh (T, B, H): dL/dh_t from outside the recurrence (zeros where unused).
     Returns :class:`Gradients` with params, dx, dh0 and dh_steps.
     """
-    params, x, h = cache["params"], cache["x"], cache["h"]
-    variant = cache["variant"]
+    params, x, h = cache.params, cache.x, cache.h
+    variant = cache.options.variant
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
-    h_prev_all = np.concatenate([cache["h0"][None], h[:-1]], axis=0)
+    h_prev_all = cache.h_prev
     da_x = np.empty((T, B, 3 * H), dtype=h.dtype)
     da_h = np.empty_like(da_x)
     dh_steps = np.empty_like(h)
@@ -168,8 +194,8 @@ def backward(dh, cache):
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + carry  # (eq-gru-bp-total)
         da_x[t], da_h[t], carry = cell_backward(
-            dh_steps[t], h_prev_all[t], cache["r"][t], cache["z"][t], cache["n"][t],
-            cache["m"][t], params["W_h"], variant=variant,
+            dh_steps[t], h_prev_all[t], cache.r[t], cache.z[t], cache.n[t],
+            cache.m[t], params["W_h"], variant=variant,
         )
     n_slice = gate_slice("n", H)
     # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
@@ -179,7 +205,7 @@ def backward(dh, cache):
         rz = slice(0, 2 * H)
         dW_h = np.concatenate(
             [sum_outer_over_time(h_prev_all, da_h[..., rz]),  # (eq-gru-bp-wh-cho)
-             sum_outer_over_time(cache["r"] * h_prev_all, da_h[..., n_slice])],  # (eq-gru-bp-wh-cho)
+             sum_outer_over_time(cache.r * h_prev_all, da_h[..., n_slice])],  # (eq-gru-bp-wh-cho)
             axis=1,
         )
     grads = {

@@ -19,6 +19,8 @@ Shapes: x (T, B, D); h, c (T, B, H); W_x (D, 4H); W_h (H, 4H); b (4H,).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._checks import (
@@ -29,14 +31,16 @@ from ._checks import (
     check_upstream,
 )
 from ._common import (
+    Cache,
     Gradients,
     check_rng,
     check_sizes,
+    previous_states,
     project_inputs,
     sum_outer_over_time,
     uniform_init,
 )
-from .activations import get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
+from .activations import Activation, get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
 
 GATES = ("i", "f", "g", "o")
 CELLS = ("standard", "no_forget", "coupled")
@@ -133,6 +137,38 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell):
     return da, dc, da @ W_h.T, dc * f
 
 
+@dataclass(frozen=True)
+class LSTMOptions:
+    """The options of one :func:`forward` run, checked (see :func:`forward`)."""
+
+    forget_bias: float
+    psi: Activation  # the output activation: h_t = o_t * psi(c_t)
+    cell: str        # one of CELLS
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class LSTMCache(Cache):
+    """What :func:`forward` keeps for :func:`backward` (fields of :class:`Cache` plus these).
+
+    c0       (B, H)     the initial cell state
+    c        (T, B, H)  the cell states c_1 .. c_T
+    s        (T, B, H)  psi(c_t)
+    gates    (T, B, 4H) the gate values i, f, g, o of every step
+    options  :class:`LSTMOptions`
+    """
+
+    c0: np.ndarray
+    c: np.ndarray
+    s: np.ndarray
+    gates: np.ndarray
+    options: LSTMOptions
+
+    @property
+    def c_prev(self) -> np.ndarray:
+        """(T, B, H) the cell state each step reads: [c_0, c_1, ..., c_{T-1}] (a new array)."""
+        return previous_states(self.c0, self.c)
+
+
 def _options(forget_bias, output_activation, cell):
     check_choice("output_activation", output_activation, OUTPUT_ACTIVATIONS)
     check_choice("cell", cell, CELLS)
@@ -141,11 +177,11 @@ def _options(forget_bias, output_activation, cell):
     if forget_bias and cell != "standard":
         # the f block is overwritten (1 or 1 - i): a bias on it would be silently ignored
         raise ValueError(f"forget_bias has no effect with cell={cell!r} (its forget gate is not learned); got {forget_bias}")
-    return {
-        "forget_bias": float(forget_bias),
-        "psi": get_activation(output_activation, argname="output_activation"),
-        "cell": cell,
-    }
+    return LSTMOptions(
+        forget_bias=float(forget_bias),
+        psi=get_activation(output_activation, argname="output_activation"),
+        cell=cell,
+    )
 
 
 def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="tanh", cell="standard"):
@@ -154,8 +190,8 @@ def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="
     params  dict W_x (D, 4H), W_h (H, 4H), b (4H,), gate blocks i, f, g, o
     x       (T, B, D)
     h0, c0  (B, H) or None for zeros
-    Returns h (T, B, H) and a cache for :func:`backward`. The cache also holds
-    ``c`` (T, B, H) and ``gates`` (T, B, 4H) for plotting.
+    Returns h (T, B, H) and an :class:`LSTMCache` for :func:`backward`. The
+    cache also holds ``c`` (T, B, H) and ``gates`` (T, B, 4H) for plotting.
     """
     D, H, dtype = check_model_params(params, param_spec, "lstm")
     opts = _options(forget_bias, output_activation, cell)
@@ -170,26 +206,29 @@ def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="
     gates = np.empty((T, B, 4 * H), dtype=dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
-        h[t], c[t], gates[t], s[t] = cell_forward(a_in[t], h_prev, c_prev, params["W_h"], **opts)
+        h[t], c[t], gates[t], s[t] = cell_forward(
+            a_in[t], h_prev, c_prev, params["W_h"],
+            forget_bias=opts.forget_bias, psi=opts.psi, cell=opts.cell,
+        )
         h_prev, c_prev = h[t], c[t]
-    cache = {"params": params, "x": x, "h0": h0, "c0": c0, "h": h, "c": c, "s": s,
-             "gates": gates, "options": opts}
+    cache = LSTMCache(params=params, x=x, h0=h0, h=h, c0=c0, c=c, s=s, gates=gates, options=opts)
     return h, cache
 
 
-def backward(dh, cache, dc_last=None):
+def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
     """Backpropagation through time for :func:`forward`.
 
     dh       (T, B, H) dL/dh_t from outside the recurrence (zeros where unused)
     dc_last  (B, H) or None: dL/dc_{T-1} from outside (e.g. a loss on the final cell)
-    Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps.
+    cell_backward  the one-step function, :func:`cell_backward` (only
+             :mod:`lstm_core.errata` passes another: its deliberately wrong steps)
+    Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps, da_steps.
     """
-    params, x, h, c, gates = (cache[k] for k in ("params", "x", "h", "c", "gates"))
+    params, x, h, gates, opts = cache.params, cache.x, cache.h, cache.gates, cache.options
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
     dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
-    opts = cache["options"]
-    c_prev = np.concatenate([cache["c0"][None], c[:-1]], axis=0)
+    c_prev = cache.c_prev
     da = np.empty_like(gates)
     dh_steps = np.empty_like(h)
     dc_steps = np.empty_like(h)
@@ -197,10 +236,10 @@ def backward(dh, cache, dc_last=None):
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
         da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
-            dh_steps[t], dc_carry, gates[t], c_prev[t], cache["s"][t], params["W_h"],
-            psi=opts["psi"], cell=opts["cell"],
+            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], params["W_h"],
+            psi=opts.psi, cell=opts.cell,
         )
-    h_prev = np.concatenate([cache["h0"][None], h[:-1]], axis=0)
+    h_prev = cache.h_prev  # h_0, ..., h_{T-1}
     grads = {  # sums over every step  [eq-lstm-bw-weights]
         "W_x": sum_outer_over_time(x, da),
         "W_h": sum_outer_over_time(h_prev, da),
@@ -208,4 +247,4 @@ def backward(dh, cache, dc_last=None):
     }
     dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)  # [eq-lstm-bw-dx]
     return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
-                     dc0=dc_carry, dc_steps=dc_steps)
+                     dc0=dc_carry, dc_steps=dc_steps, da_steps=da)

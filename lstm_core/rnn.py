@@ -8,10 +8,13 @@ Row-vector convention (``x_t W_x``) so a batch is a stack of rows.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._checks import check_model_params, check_sequence, check_state, check_upstream
 from ._common import (
+    Cache,
     Gradients,
     check_rng,
     check_sizes,
@@ -19,7 +22,22 @@ from ._common import (
     sum_outer_over_time,
     uniform_init,
 )
-from .activations import get_activation
+from .activations import Activation, get_activation
+
+
+@dataclass(frozen=True)
+class RNNOptions:
+    """The options of one :func:`forward` run."""
+
+    activation: Activation  # phi in h_t = phi(a_t)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class RNNCache(Cache):
+    """What :func:`forward` keeps for :func:`backward`: the fields of :class:`Cache` and
+    ``options`` (:class:`RNNOptions`)."""
+
+    options: RNNOptions
 
 
 def param_spec(D: int, H: int) -> dict:
@@ -61,25 +79,13 @@ def cell_backward(dh_t, h_t, W_h, act):
     return da, da @ W_h.T
 
 
-def step_forward(x_t, h_prev, params, *, activation="tanh"):
-    """One step from raw input x_t (B, D). Returns (h_t (B, H), cache)."""
-    h, cache = forward(params, np.asarray(x_t)[None], h_prev, activation=activation)
-    return h[0], cache
-
-
-def step_backward(dh_t, cache):
-    """Backward of :func:`step_forward`: returns (dx_t, dh_prev, dparams)."""
-    g = backward(np.asarray(dh_t)[None], cache)
-    return g.dx[0], g.dh0, g.params
-
-
 def forward(params, x, h0=None, *, activation="tanh"):
     """Run the RNN over a sequence.
 
     params  dict W_x (D, H), W_h (H, H), b (H,)
     x       (T, B, D)
     h0      (B, H) or None for zeros
-    Returns h (T, B, H) and a cache for :func:`backward`.
+    Returns h (T, B, H) and an :class:`RNNCache` for :func:`backward`.
     """
     D, H, dtype = check_model_params(params, param_spec, "rnn")
     x = check_sequence(x, D, dtype)
@@ -91,7 +97,7 @@ def forward(params, x, h0=None, *, activation="tanh"):
     h_prev = h0
     for t in range(T):
         h[t] = h_prev = cell_forward(a_in[t], h_prev, params["W_h"], act)
-    cache = {"params": params, "x": x, "h0": h0, "h": h, "activation": act}
+    cache = RNNCache(params=params, x=x, h0=h0, h=h, options=RNNOptions(activation=act))
     return h, cache
 
 
@@ -100,13 +106,13 @@ def backward(dh, cache):
 
     dh  (T, B, H): dL/dh_t arriving from outside the recurrence (zeros where
         the loss does not look at step t).
-    Returns :class:`Gradients` with params, dx, dh0 and dh_steps.
+    Returns :class:`Gradients` with params, dx, dh0, dh_steps and da_steps.
 
     With delta_t the total dL/dh_t:
         delta_t = dh[t] + da_{t+1} W_h^T,      da_t = delta_t * phi'(a_t)
     and each shared weight collects the sum over t of per-step outer products.
     """
-    params, x, h0, h, act = (cache[k] for k in ("params", "x", "h0", "h", "activation"))
+    params, x, h, act = cache.params, cache.x, cache.h, cache.options.activation
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
     da = np.empty_like(h)
@@ -115,11 +121,10 @@ def backward(dh, cache):
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + carry
         da[t], carry = cell_backward(dh_steps[t], h[t], params["W_h"], act)
-    h_prev = np.concatenate([h0[None], h[:-1]], axis=0)
     grads = {
         "W_x": sum_outer_over_time(x, da),
-        "W_h": sum_outer_over_time(h_prev, da),
+        "W_h": sum_outer_over_time(cache.h_prev, da),
         "b": da.sum(axis=(0, 1)),
     }
     dx = (da.reshape(T * B, H) @ params["W_x"].T).reshape(x.shape)
-    return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)
+    return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps, da_steps=da)

@@ -207,9 +207,8 @@ def _in_layer(k, d, fn, *args, **kwargs):
 
 
 def _final_cell_state(cache):
-    """c_{T-1} from an LSTM cache (documented there as kept for plotting)."""
-    c = getattr(cache, "c", None)
-    return (cache["c"] if c is None else c)[-1]
+    """c_{T-1} from an :class:`lstm_core.lstm.LSTMCache`."""
+    return cache.c[-1]
 
 
 def forward(params, x, h0=None, c0=None):

@@ -37,8 +37,7 @@ GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 
 
 def cache_bytes(cache):
-    return sum(v.nbytes for k, v in cache.items()
-               if isinstance(v, np.ndarray) and k not in ("params", "x"))
+    return sum(v.nbytes for k, v in cache.arrays().items() if k != "x")
 
 
 def closed_form_floats(model, T, B, H):
@@ -74,12 +73,11 @@ def test_lstm_cache_holds_seven_blocks_per_step():
     T, B, D, H = 6, 2, 3, 5
     params, x, states, _ = make("lstm", T, B, D, H)
     _, cache = lstm.forward(params, x, *states)
-    arrays = {k: v.shape for k, v in cache.items()
-              if isinstance(v, np.ndarray) and k not in ("params", "x")}
+    arrays = {k: v.shape for k, v in cache.arrays().items() if k != "x"}
     assert arrays == {"h0": (B, H), "c0": (B, H), "h": (T, B, H), "c": (T, B, H),
                       "s": (T, B, H), "gates": (T, B, 4 * H)}
     # s is tanh(c): the block the derivation calls s_t, not a second copy of h
-    np.testing.assert_array_equal(cache["s"], np.tanh(cache["c"]))
+    np.testing.assert_array_equal(cache.s, np.tanh(cache.c))
 
 
 def _peak(fn):
@@ -179,7 +177,7 @@ def chunked(model, params, x, dh, k, states):
         g = mod.backward(dh[s:s + k], cache)
         for n in total:
             total[n] += g.params[n]
-        states = (hs[-1], cache["c"][-1]) if model == "lstm" else (hs[-1],)
+        states = (hs[-1], cache.c[-1]) if model == "lstm" else (hs[-1],)
     return total, starts
 
 
@@ -246,7 +244,7 @@ def test_checkpointed_lstm_gradient_is_exact(k):
     for s in range(0, T, k):
         starts.append((s, h, c))
         hs, cache = lstm.forward(params, x[s:s + k], h, c)
-        h, c = hs[-1], cache["c"][-1]
+        h, c = hs[-1], cache.c[-1]
     total = {n: np.zeros_like(v) for n, v in params.items()}
     dh_next = dc_next = np.zeros((B, H))
     for s, h, c in reversed(starts):

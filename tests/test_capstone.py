@@ -215,14 +215,14 @@ def test_cell_without_forget_gate_accumulates_and_the_standard_cell_is_bounded()
     params = lstm.init_params(2, 5, rng=rng)
     x, _ = data.adding_problem(400, 3, rng=rng)
     _, cache = lstm.forward(params, x, cell="no_forget")
-    g = cache["gates"]
+    g = cache.gates
     i, gg = g[..., 0:5], g[..., 10:15]
-    np.testing.assert_allclose(cache["c"], np.cumsum(i * gg, axis=0), atol=1e-10)
+    np.testing.assert_allclose(cache.c, np.cumsum(i * gg, axis=0), atol=1e-10)
     _, cache_std = lstm.forward(params, x, cell="standard", forget_bias=1.0)
-    f_max = cache_std["gates"][..., 5:10].max()
-    assert np.abs(cache_std["c"]).max() <= 1.0 / (1.0 - f_max) + 1e-12
+    f_max = cache_std.gates[..., 5:10].max()
+    assert np.abs(cache_std.c).max() <= 1.0 / (1.0 - f_max) + 1e-12
     # with these weights the running sum drifts far beyond that bound
-    assert np.abs(cache["c"][-1]).max() > 3.0 / (1.0 - f_max)
+    assert np.abs(cache.c[-1]).max() > 3.0 / (1.0 - f_max)
 
 
 # ----------------------------------------------------------------------------- a real learning run

@@ -19,14 +19,12 @@ MODEL_NAMES = {rnn: "rnn", lstm: "lstm", gru: "gru"}
 
 
 def field(cache, name):
-    """A cache entry by name (the caches are typed objects; older ones were dicts)."""
-    return getattr(cache, name) if hasattr(cache, name) else cache[name]
+    """A cache field by name."""
+    return getattr(cache, name)
 
 
 def option(cache, name):
-    opts = field(cache, "options") if name != "variant" or hasattr(cache, "options") \
-        else {"variant": cache["variant"]}
-    return getattr(opts, name) if hasattr(opts, name) else opts[name]
+    return getattr(cache.options, name)
 
 
 # ----------------------------------------------------------------- a reader's backward passes
@@ -35,7 +33,7 @@ def reader_rnn(slip=None):
     """BPTT for rnn.forward from eq-rnn-delta and eq-rnn-weight-grads, with one optional slip."""
     def backward(dh, cache):
         p, x, h0, h = (field(cache, k) for k in ("params", "x", "h0", "h"))
-        act = option(cache, "activation") if hasattr(cache, "options") else cache["activation"]
+        act = option(cache, "activation")
         T, B, H = h.shape
         h_prev = np.concatenate([h0[None], h[:-1]])
         if slip == "h_t":

@@ -35,7 +35,7 @@ def _dh_steps_by_finite_differences(p, eps=1e-3):
     for t in range(T):
         def loss_with(h_t):
             if p.config.has_cell:
-                rest, _ = m.forward(p.params, p.x[t + 1:], h_t, cache["c"][t], **kw) if t + 1 < T else (h[:0], None)
+                rest, _ = m.forward(p.params, p.x[t + 1:], h_t, cache.c[t], **kw) if t + 1 < T else (h[:0], None)
             else:
                 rest, _ = m.forward(p.params, p.x[t + 1:], h_t, **kw) if t + 1 < T else (h[:0], None)
             full = np.concatenate([h[:t], h_t[None], rest], axis=0)
@@ -52,7 +52,7 @@ def _dh_steps_by_finite_differences(p, eps=1e-3):
 
 def _min_abs_preactivation(p):
     h, cache = p.run_forward()
-    h_prev = np.concatenate([cache["h0"][None], h[:-1]])
+    h_prev = cache.h_prev
     a = p.x @ p.params["W_x"] + h_prev @ p.params["W_h"] + p.params["b"]
     return np.min(np.abs(a))
 
@@ -91,12 +91,12 @@ def test_lstm_dc_steps_match_finite_differences(config):
     eps = 1e-3
     for t in range(4):
         psi = np.tanh if kw.get("output_activation", "tanh") == "tanh" else (lambda v: v)
-        o = cache["gates"][t][:, 3 * 2:]
-        numeric = np.zeros_like(cache["c"][t])
+        o = cache.gates[t][:, 3 * 2:]
+        numeric = np.zeros_like(cache.c[t])
         for idx in np.ndindex(numeric.shape):
             vals = []
             for delta in (eps, -eps, 2 * eps, -2 * eps):
-                c_t = cache["c"][t].copy()
+                c_t = cache.c[t].copy()
                 c_t[idx] += delta
                 h_t = o * psi(c_t)  # h_t depends on c_t through the output gate
                 rest = m.forward(p.params, p.x[t + 1:], h_t, c_t, **kw)[0] if t + 1 < 4 else h[:0]
@@ -115,7 +115,7 @@ def test_dc_last_enters_the_cell_gradient():
     w = rng.standard_normal((2, 4))
 
     def loss():
-        return float(np.sum(w * lstm.forward(params, x, h0, c0)[1]["c"][-1]))
+        return float(np.sum(w * lstm.forward(params, x, h0, c0)[1].c[-1]))
 
     _, cache = lstm.forward(params, x, h0, c0)
     g = lstm.backward(np.zeros((5, 2, 4)), cache, dc_last=w)

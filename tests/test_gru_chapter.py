@@ -81,7 +81,7 @@ def _closed_form_step_jacobian(values, cache, variant):
     W_h = values["W_h"]
     W_hr, W_hz, W_hn = (_np_block(W_h, k) for k in range(3))
     h_prev = values["h0"][0]
-    r, z, n = (cache[k][0, 0] for k in "rzn")
+    r, z, n = (getattr(cache, k)[0, 0] for k in "rzn")
     m = h_prev @ W_hn + values["b_h"][0][2 * HS:] if variant == "torch" else h_prev
     s_z, s_n, s_r = (h_prev - n) * z * (1 - z), (1 - z) * (1 - n ** 2), r * (1 - r)
     if variant == "torch":
@@ -236,7 +236,7 @@ def test_update_gate_forced_to_one_gives_identity(variant):
     p["b_x"][H:2 * H] = 100.0  # sigmoid(100 + O(1)) rounds to exactly 1.0
     x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
     J, cache = _dhT_dh0(p, x, h0, variant)
-    assert np.all(cache["z"] == 1.0)
+    assert np.all(cache.z == 1.0)
     assert np.max(np.abs(J - np.eye(H))) < 1e-12
     assert np.max(np.abs(_dhT_dh0_central_differences(p, x, h0, variant) - np.eye(H))) < 1e-9
 
@@ -254,7 +254,7 @@ def test_constant_update_gate_gives_geometric_decay(variant, zeta):
     p["b_h"][H:2 * H] = 0.0
     x, h0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H))
     J, cache = _dhT_dh0(p, x, h0, variant)
-    np.testing.assert_allclose(cache["z"], zeta, rtol=1e-14)
+    np.testing.assert_allclose(cache.z, zeta, rtol=1e-14)
     np.testing.assert_allclose(J, zeta ** T * np.eye(H), rtol=1e-12, atol=1e-12 * zeta ** T)
 
 

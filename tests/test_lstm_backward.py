@@ -299,9 +299,9 @@ def test_gate_error_terms_are_the_closed_forms():
         h, cache = p.run_forward()
         tr = examples.backward_trace(p.loss_of_hidden(h)[1], cache)
         H = h.shape[-1]
-        c = cache["c"]
+        c = cache.c
         c_prev = np.concatenate([p.c0[None], c[:-1]])
-        i, f, g, o = (cache["gates"][..., k * H:(k + 1) * H] for k in range(4))
+        i, f, g, o = (cache.gates[..., k * H:(k + 1) * H] for k in range(4))
         identity = config.kwargs["output_activation"] == "identity"
         psi = c if identity else np.tanh(c)
         dpsi = np.ones_like(c) if identity else 1 - np.tanh(c) ** 2
@@ -388,7 +388,7 @@ def test_cell_path_is_the_gradient_with_frozen_gates(config, placement):
     dh_direct = p.loss_of_hidden(h)[1]
     path = examples.cell_path_gradient(dh_direct, cache)
     for t in range(6):
-        numeric = _fd_at(p, "c", t, path[t].shape, frozen_gates=cache["gates"])
+        numeric = _fd_at(p, "c", t, path[t].shape, frozen_gates=cache.gates)
         assert relative_error(path[t], numeric, floor=FLOOR) < TOL, t
     assert np.max(np.abs(path[0])) > 1e-6
 
@@ -400,7 +400,7 @@ def test_hidden_path_is_the_gradient_with_the_cell_carry_cut(config, placement):
     h, cache = p.run_forward()
     dh_direct = p.loss_of_hidden(h)[1]
     path = examples.hidden_path_gradient(dh_direct, cache)
-    carry = np.concatenate([p.c0[None], cache["c"][:-1]])
+    carry = np.concatenate([p.c0[None], cache.c[:-1]])
     for t in range(6):
         numeric = _fd_at(p, "c", t, path[t].shape, frozen_carry=carry)
         assert relative_error(path[t], numeric, floor=FLOOR) < TOL, t
@@ -410,7 +410,7 @@ def test_hidden_path_is_the_gradient_with_the_cell_carry_cut(config, placement):
     tr = examples.backward_trace(dh_direct, cache)
     cell = examples.cell_path_gradient(dh_direct, cache)
     H = h.shape[-1]
-    e = dh_direct * cache["gates"][..., 3 * H:] * cache["options"]["psi"].grad_from_output(cache["s"])
+    e = dh_direct * cache.gates[..., 3 * H:] * cache.options.psi.grad_from_output(cache.s)
     np.testing.assert_allclose(cell[-1] + path[-1] - e[-1], tr.dc[-1], rtol=1e-12)  # no room to mix yet
     assert relative_error(cell[:-2] + path[:-2] - e[:-2], tr.dc[:-2]) > 1e-3
     with pytest.raises(ValueError, match="standard cell"):
@@ -423,9 +423,9 @@ def test_cell_path_with_a_last_step_loss_is_a_product_of_forget_gates():
     h, cache = p.run_forward()
     dh_direct = p.loss_of_hidden(h)[1]
     H = 3
-    f = cache["gates"][..., H:2 * H]
-    o = cache["gates"][..., 3 * H:]
-    top = dh_direct[-1] * o[-1] * (1 - np.tanh(cache["c"][-1]) ** 2)
+    f = cache.gates[..., H:2 * H]
+    o = cache.gates[..., 3 * H:]
+    top = dh_direct[-1] * o[-1] * (1 - np.tanh(cache.c[-1]) ** 2)
     path = examples.cell_path_gradient(dh_direct, cache)
     for t in range(8):
         expected = top * np.prod(f[t + 1:], axis=0)
@@ -450,7 +450,7 @@ def test_forget_bias_keeps_the_cell_path_alive():
     for fb in (0.0, 1.0, 4.0):
         _, cache = lstm.forward(params, x, forget_bias=fb)
         ratios.append(_ratio_first_last(examples.cell_path_gradient(dh, cache)))
-        f = cache["gates"][1:, :, H:2 * H]
+        f = cache.gates[1:, :, H:2 * H]
         lo, hi = np.prod(f.min(axis=(1, 2))), np.prod(f.max(axis=(1, 2)))
         assert lo * 0.999 <= ratios[-1] <= hi * 1.001  # the product of forget gates bounds it
     assert ratios[0] < 1e-9 < ratios[1] < 1e-3 < 0.05 < ratios[2]
@@ -478,7 +478,7 @@ def test_identity_output_removes_the_tanh_slope():
     p = _problem(LSTM_CONFIGS[2], "every", seed=2, T=5)
     h, cache = p.run_forward()
     tr = examples.backward_trace(p.loss_of_hidden(h)[1], cache)
-    o = cache["gates"][..., 3 * 2:]
+    o = cache.gates[..., 3 * 2:]
     np.testing.assert_allclose(tr.dc_via_h, tr.dh * o, rtol=1e-14)
 
 

@@ -114,7 +114,7 @@ def test_split_stacked_and_loop_forms_agree(T, B, D, H, forget_bias, output_acti
     h_lib, cache = lstm.forward(params, x, h0, c0, **opts)
     for name, (h, c) in {"split": split_form(params, x, h0, c0, **opts),
                          "stacked": stacked_form(params, x, h0, c0, **opts),
-                         "lstm_core": (h_lib, cache["c"])}.items():
+                         "lstm_core": (h_lib, cache.c)}.items():
         assert np.abs(h - h_ref).max() <= 1e-12, name
         assert np.abs(c - c_ref).max() <= 1e-12, name
 
@@ -175,7 +175,7 @@ def test_parameters_are_shared_so_any_length_runs_and_prefixes_agree():
         h, c = lstm.forward(params, x[:T], h0, c0)
         # equal up to the summation order of the (T*B, D) @ (D, 4H) input projection
         assert np.abs(h - h_full[:T]).max() <= 1e-15
-        assert np.abs(c["c"] - cache["c"][:T]).max() <= 1e-14
+        assert np.abs(c.c - cache.c[:T]).max() <= 1e-14
 
 
 # --------------------------------------------------------------------------- forget_bias
@@ -190,8 +190,8 @@ def test_forget_bias_equals_shifting_the_forget_block_of_b(beta, output_activati
     h_fb, cache_fb = lstm.forward(params, x, h0, c0, forget_bias=beta, output_activation=output_activation)
     h_sh, cache_sh = lstm.forward(shifted, x, h0, c0, output_activation=output_activation)
     assert np.abs(h_fb - h_sh).max() <= 1e-12
-    assert np.abs(cache_fb["c"] - cache_sh["c"]).max() <= 1e-12
-    assert np.abs(cache_fb["gates"] - cache_sh["gates"]).max() <= 1e-12
+    assert np.abs(cache_fb.c - cache_sh.c).max() <= 1e-12
+    assert np.abs(cache_fb.gates - cache_sh.gates).max() <= 1e-12
     # the shift matters, and only in the forget block
     wrong = {k: v.copy() for k, v in params.items()}
     wrong["b"][0:H] += beta
@@ -224,11 +224,11 @@ def test_forget_one_input_zero_keeps_the_cell_constant():
     x[s, :, 0] = 1.0  # the spike on the write channel
     h0, c0 = 0.5 * rng.standard_normal((2, H)), 0.5 * rng.standard_normal((2, H))
     _, cache = lstm.forward(params, x, h0, c0)
-    gates = cache["gates"]
+    gates = cache.gates
     assert np.all(gates[:, :, lstm.gate_slice("f", H)] == 1.0)  # sigmoid(40) rounds to 1
     i = gates[:, :, lstm.gate_slice("i", H)]
     assert np.all(np.delete(i, s, axis=0) < 1e-17) and np.all(i[s] == 1.0)
-    c = cache["c"]
+    c = cache.c
     assert np.abs(c[s] - c0).max() > 0.1  # the spike did write something
     assert np.abs(c[s:] - c[s]).max() <= 1e-12  # ... and it is kept unchanged afterwards
     assert np.abs(c[:s] - c0).max() <= 1e-12  # before the spike nothing was written
@@ -247,7 +247,7 @@ def test_trace_of_a_spike_decays_like_phi_to_the_power(phi):
     x = np.zeros((T, 1, 1))
     x[s] = 1.0
     h, cache = lstm.forward(params, x)
-    c = cache["c"][:, 0]
+    c = cache.c[:, 0]
     c_s = _np_sig(10.0) * np.tanh(np.array([1.0, 2.0, -3.0]))
     expected = phi ** np.arange(T - s)[:, None] * c_s
     assert np.abs(c[s:] - expected).max() <= 1e-12
@@ -266,7 +266,7 @@ def test_measured_decay_matches_the_product_of_forget_gates(forget_bias):
     x_spike[s] += np.array([2.0, -1.5, 1.0])
     _, base = lstm.forward(params, x, h0, c0, forget_bias=forget_bias)
     _, spk = lstm.forward(params, x_spike, h0, c0, forget_bias=forget_bias)
-    dc = spk["c"] - base["c"]
+    dc = spk.c - base.c
     cols = lstm.gate_slice("f", H)
     f = _np_sig(np.einsum("tbd,dh->tbh", x, params["W_x"][:, cols]) + params["b"][cols] + forget_bias)
     assert np.ptp(f) > 0.3  # the forget gates really vary over time
@@ -284,8 +284,8 @@ def test_recurrent_weights_add_a_second_path_to_the_trace():
     x_spike[s] += 2.0
     _, base = lstm.forward(params, x, h0, c0, forget_bias=1.0)
     _, spk = lstm.forward(params, x_spike, h0, c0, forget_bias=1.0)
-    dc = (spk["c"] - base["c"])[:, 0]
-    f = spk["gates"][:, 0, lstm.gate_slice("f", H)]
+    dc = (spk.c - base.c)[:, 0]
+    f = spk.gates[:, 0, lstm.gate_slice("f", H)]
     pred = np.cumprod(f[s + 1:], axis=0) * dc[s]
     rel = np.linalg.norm(dc[s + 1:] - pred, axis=1) / np.linalg.norm(dc[s + 1:], axis=1)
     assert rel.min() > 0.05  # off from the first step after the spike ...

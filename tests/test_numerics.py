@@ -50,7 +50,7 @@ def test_sequence_equals_chained_single_steps(m):
     for t in range(5):
         if m is lstm:
             h_t, cache_t = m.forward(p, x[t:t + 1], h_prev, c_prev)
-            c_prev = cache_t["c"][0]
+            c_prev = cache_t.c[0]
         else:
             h_t, _ = m.forward(p, x[t:t + 1], h_prev)
         h_prev = h_t[0]

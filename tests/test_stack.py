@@ -72,9 +72,8 @@ def test_smaller_stacks_match_finite_differences(cell, num_layers, bidirectional
 
 
 def _last_c(cache):
-    """The LSTM cache's final cell state (kept there for plotting)."""
-    c = getattr(cache, "c", None)
-    return (cache["c"] if c is None else c)[-1]
+    """The LSTM cache's final cell state."""
+    return cache.c[-1]
 
 
 def _loss_with_nudged_state(params, data, w, where, delta):

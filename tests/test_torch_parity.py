@@ -32,7 +32,7 @@ def compare_with_reference(kind, ref):
     if kind == "lstm":
         params = interop.lstm_from_torch(sd)
         h, cache = lstm.forward(params, x, h0, ref["c0"])
-        diffs["c_n"] = _max_rel(cache["c"][-1], ref["c_n"])
+        diffs["c_n"] = _max_rel(cache.c[-1], ref["c_n"])
     else:
         params = interop.gru_from_torch(sd)
         h, cache = gru.forward(params, x, h0, variant="torch")
