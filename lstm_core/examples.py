@@ -150,7 +150,9 @@ def hidden_path_gradient(dh_direct, cache) -> np.ndarray:
 
     It is dL/dc_t with the edge c_t -> c_{t+1} cut (c_{t-1} treated as a
     constant inside c_t = f_t c_{t-1} + i_t g_t), so every path goes
-    c_t -> h_t -> gates of step t+1 -> c_{t+1} -> h_{t+1} -> ...  It is the
+    c_t -> h_t -> a_{t+1} and on to h_{t+1} either through the next cell
+    (i, f, g of step t+1 -> c_{t+1} -> h_{t+1}) or through the output gate
+    alone (o_{t+1} -> h_{t+1}, which never touches c_{t+1}).  It is the
     backward pass of :func:`lstm_core.lstm.backward` with ``dc_next = 0`` at
     every step (only the standard cell).
     """

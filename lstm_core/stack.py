@@ -92,19 +92,26 @@ class StackGradients:
     dh_steps: np.ndarray
     dc0: np.ndarray | None = None
 
+    def step_norms(self) -> np.ndarray:
+        """(L, K, T) the norm of dL/dh_t over the batch and the units, for every layer,
+        direction and step: the layer x time picture of the chapter."""
+        return np.sqrt(np.sum(np.square(self.dh_steps), axis=(3, 4)))
+
 
 @dataclass
 class StackCache:
     """What :func:`forward` keeps for :func:`backward`, plus the final states.
 
     h_n (L K, B, H) final hidden state of every layer and direction (PyTorch's h_n);
-    c_n the same for the LSTM's cell state (None otherwise). ``layer_caches[l][d]`` is the
-    cell's own cache, to be read only by that cell's ``backward``.
+    c_n the same for the LSTM's cell state (None otherwise). ``outputs[l]`` (T, B, K H) is
+    layer l's output (the input of layer l + 1; the last one is y). ``layer_caches[l][d]`` is
+    the cell's own cache, to be read only by that cell's ``backward``.
     """
 
     params: StackParams
     h_n: np.ndarray
     c_n: np.ndarray | None
+    outputs: list
     layer_caches: list
     shape: tuple  # (T, B, D) of the input
 
@@ -235,7 +242,7 @@ def forward(params, x, h0=None, c0=None):
     c0 = _check_states("c0", c0, L * K, B, H, x.dtype) if is_lstm else None
     h_n = np.empty((L * K, B, H), dtype=x.dtype)
     c_n = np.empty_like(h_n) if is_lstm else None
-    layer_caches = []
+    layer_caches, outputs = [], []
     inp = x
     for k, layer in enumerate(params.layers):
         outs, caches = [], {}
@@ -250,8 +257,9 @@ def forward(params, x, h0=None, c0=None):
             outs.append(h if d == "forward" else h[::-1])
         layer_caches.append(caches)
         inp = outs[0] if K == 1 else np.concatenate(outs, axis=-1)
-    return inp, StackCache(params=params, h_n=h_n, c_n=c_n, layer_caches=layer_caches,
-                           shape=x.shape)
+        outputs.append(inp)
+    return inp, StackCache(params=params, h_n=h_n, c_n=c_n, outputs=outputs,
+                           layer_caches=layer_caches, shape=x.shape)
 
 
 def backward(dy, cache, dh_n=None, dc_n=None):

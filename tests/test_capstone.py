@@ -1,4 +1,4 @@
-"""Chapter 6 (capstone): the adding problem, the shared training loop, and a real learning run.
+"""Chapter 7 (capstone): the adding problem, the shared training loop, and a real learning run.
 
 Expected values come from independent routes: loops over the raw arrays, the
 variance of a uniform distribution, finite differences, the readout's own

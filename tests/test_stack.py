@@ -195,3 +195,12 @@ def test_bad_input_is_named():
     nan_p.layers[1]["forward"]["b"][0] = np.nan
     with pytest.raises(ValueError, match=r"layer 1, forward direction: params\['b'\] contains 1 non-finite"):
         stack.forward(nan_p, x)
+
+
+def test_step_norms_are_the_norms_of_each_layer_direction_and_step():
+    params, data, w = _problem("gru", 2, True, 13)
+    g = _grads(params, data, w)
+    n = g.step_norms()
+    assert n.shape == (2, 2, T)
+    assert n[1, 0, 2] == pytest.approx(np.linalg.norm(g.dh_steps[1, 0, 2]), rel=1e-14)
+    assert n[0, 1, 0] == pytest.approx(np.linalg.norm(g.dh_steps[0, 1, 0]), rel=1e-14)

@@ -1,0 +1,70 @@
+"""The rendered book, checked for what a reader sees: appendix numbers, bibliography labels,
+one search box, and a build log without the kernels' transport warning."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.book
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+BOOK = ROOT / "book"
+
+
+def _soup(docname: str):
+    from bs4 import BeautifulSoup
+
+    return BeautifulSoup((HTML / f"{docname}.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def _appendices() -> list[str]:
+    """The appendix pages in table-of-contents order."""
+    import yaml
+
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    files = re.findall(r"-\s*file:\s*(\S+)", yaml.safe_dump(yaml.safe_load(toc)))
+    return [f for f in files if Path(f).name.startswith("appendix_")]
+
+
+def test_appendices_number_their_own_equations_and_exercises(build_log):
+    appendices = _appendices()
+    assert len(appendices) >= 3
+    for letter, doc in zip("ABCDEFGH", appendices):
+        source = (ROOT / f"{doc}.md").read_text(encoding="utf-8")
+        labels = re.findall(r"^\$\$ \((eq-[\w-]+)\)$", source, flags=re.M)
+        soup = _soup(doc)
+        assert soup.find("h1").get_text(" ", strip=True).startswith(f"Appendix {letter}:"), doc
+        numbers = [soup.find(id=f"equation-{label}").find(class_="eqno").get_text(strip=True)
+                   .rstrip("#") for label in labels]
+        assert numbers == [f"({letter}.{k})" for k in range(1, len(labels) + 1)], (doc, numbers)
+        titles = [t.get_text(" ", strip=True) for t in soup.select("div.exercise p.admonition-title")]
+        n_exercises = len(re.findall(r"^:::\{exercise\}|^```\{exercise-start\}", source, flags=re.M))
+        assert len(titles) == n_exercises
+        for k, title in enumerate(titles, start=1):
+            assert title.startswith(f"Exercise {letter}.{k}"), (doc, title)
+
+
+def test_bibliography_labels_are_author_year(build_log):
+    soup = _soup("book/bibliography")
+    labels = [el.get_text(strip=True) for el in soup.select("div.citation > span.label")]
+    assert len(labels) >= 10, labels
+    for label in labels:
+        assert re.fullmatch(r"\[[^\]]+, \d{4}[a-z]?\]", label), label
+    # the labels say what the text says
+    assert "[Hochreiter and Schmidhuber, 1997]" in labels
+    assert "[Cho et al., 2014]" in labels
+
+
+def test_one_search_box_per_page(build_log):
+    for doc in ("book/intro", "book/rnn_bptt", "book/appendix_cost"):
+        fields = _soup(doc).select(".search-button-field")
+        assert len(fields) == 1, (doc, len(fields))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="ZeroMQ has no IPC transport on Windows")
+def test_kernels_do_not_warn_about_tcp(build_log):
+    assert "Kernel is running over TCP" not in build_log
