@@ -43,36 +43,38 @@ BUGS = {
 
 
 def _cell_backward_overwriting_dc(dh_t, dc_next, *args, **kwargs):
-    """BUG (c): lstm.cell_backward with dc_next = 0: dc_t = dh_t o_t psi'(c_t), "=" not "+="."""
+    """BUG (c): lstm.cell_backward with dc_next = 0, so dc_t = dh_t o_t psi'(c_t)."""
     return lstm.cell_backward(dh_t, np.zeros_like(dc_next), *args, **kwargs)
 
 
 def _cell_backward_dropping_dh_prev(*args, **kwargs):
-    """BUG (c'): lstm.cell_backward whose dL/dh_{t-1} never reaches step t-1 (returned as 0)."""
+    """BUG (c'): lstm.cell_backward whose dL/dh_{t-1} never reaches step t-1."""
     da, dc, dh_prev, dc_prev = lstm.cell_backward(*args, **kwargs)
     return da, dc, np.zeros_like(dh_prev), dc_prev
 
 
 def buggy_backward(dh, cache, dc_last=None, *, bug):
-    """:func:`lstm_core.lstm.backward` with exactly one bug injected (see the module docstring).
+    """:func:`lstm_core.lstm.backward` with exactly one bug injected.
 
-    DELIBERATELY WRONG for every value of ``bug``; ``bug`` is one of :data:`BUGS`.
+    DELIBERATELY WRONG for every ``bug`` in :data:`BUGS` (module docstring).
     (c) and (c') swap in a wrong step function; (a) and (b) overwrite one
     entry of the correct result.
     """
     check_choice("bug", bug, BUGS)
     step = lstm.cell_backward
     if bug == "cell_grad_overwritten":
-        step = _cell_backward_overwriting_dc  # BUG (c)
+        step = _cell_backward_overwriting_dc     # BUG (c)
     elif bug == "no_recurrent_dh":
-        step = _cell_backward_dropping_dh_prev  # BUG (c')
+        step = _cell_backward_dropping_dh_prev   # BUG (c')
     g = lstm.backward(dh, cache, dc_last, cell_backward=step)
-    H = cache.h.shape[-1]
-    if bug == "bias_from_other_gate":  # BUG (a): i's delta summed, not f's
-        g.params["b"][lstm.gate_slice("f", H)] = g.params["b"][lstm.gate_slice("i", H)]
-    elif bug == "input_weights_last_step":  # BUG (b): the last step's term, not the sum over t
+    i, f = (lstm.gate_slice(k, cache.h.shape[-1]) for k in "if")
+    if bug == "bias_from_other_gate":
+        g.params["b"][f] = g.params["b"][i]      # BUG (a): i's delta, not f's
+    elif bug == "input_weights_last_step":
+        # BUG (b): the last step's term only, not the sum over t
         g.params["W_x"] = cache.x[-1].T @ g.da_steps[-1]
-    elif bug == "no_recurrent_dh":  # the buggy loop still returns step 0's dL/dh_{t-1} as dh0
+    elif bug == "no_recurrent_dh":
+        # the buggy loop still returns step 0's dL/dh_{t-1} as dh0
         g.dh0 = g.da_steps[0] @ cache.params["W_h"].T
     return g
 

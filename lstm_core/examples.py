@@ -81,6 +81,14 @@ class BackwardTrace:
     grads: Gradients
 
 
+def _refuse_peepholes(cache, name):
+    if cache.options.peepholes:
+        raise ValueError(
+            f"{name} follows the cell of chapter 4, without peephole connections; the cache "
+            f"comes from params with {', '.join(cache.options.peepholes)}"
+        )
+
+
 def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     """Run :func:`lstm_core.lstm.backward` and return it with every intermediate.
 
@@ -90,6 +98,7 @@ def backward_trace(dh_direct, cache, dc_last=None) -> BackwardTrace:
     ``cell_backward`` from the totals that ``lstm.backward`` reports, and
     are checked to reproduce its bias gradient.
     """
+    _refuse_peepholes(cache, "backward_trace")
     grads = lstm.backward(dh_direct, cache, dc_last)
     psi, cell = cache.options.psi, cache.options.cell
     h, s, gates, c_prev = cache.h, cache.s, cache.gates, cache.c_prev
@@ -131,6 +140,7 @@ def cell_path_gradient(dh_direct, cache, dc_last=None) -> np.ndarray:
     that pass through at least one hidden state (:func:`hidden_path_gradient`
     gives the paths that never use the cell-to-cell edge at all).
     """
+    _refuse_peepholes(cache, "cell_path_gradient")
     psi = cache.options.psi
     h, s, gates = cache.h, cache.s, cache.gates
     T, B, H = h.shape
@@ -156,6 +166,7 @@ def hidden_path_gradient(dh_direct, cache) -> np.ndarray:
     backward pass of :func:`lstm_core.lstm.backward` with ``dc_next = 0`` at
     every step (only the standard cell).
     """
+    _refuse_peepholes(cache, "hidden_path_gradient")
     opts = cache.options
     if opts.cell != "standard":
         raise ValueError(f"hidden_path_gradient needs the standard cell, got {opts.cell!r}")

@@ -15,7 +15,8 @@ from lstm_core import gru, losses, lstm, rnn
 class Config:
     name: str
     module: object
-    kwargs: dict = field(default_factory=dict)
+    kwargs: dict = field(default_factory=dict)  # for forward
+    init_kwargs: dict = field(default_factory=dict)  # for init_params
 
     @property
     def has_cell(self):
@@ -40,6 +41,17 @@ CONFIGS = [
     Config("gru-cho", gru, {"variant": "cho"}),
 ]
 
+# the peephole LSTM (lstm module docstring), kept apart from CONFIGS: some LSTM tests
+# there write out the plain cell's closed forms
+PEEPHOLE_CONFIGS = [
+    Config("peephole-tanh-fb0", lstm, {}, {"peephole": True}),
+    Config("peephole-tanh-fb1", lstm, {"forget_bias": 1.0}, {"peephole": True}),
+    Config("peephole-identity", lstm, {"output_activation": "identity"}, {"peephole": True}),
+    Config("peephole-o-only", lstm, {}, {"peephole": "o"}),
+    Config("peephole-no-forget", lstm, {"cell": "no_forget"}, {"peephole": "io"}),
+    Config("peephole-coupled", lstm, {"cell": "coupled"}, {"peephole": "io"}),
+]
+
 
 class Problem:
     """A model, its params, a sequence, initial states and a loss on top.
@@ -53,7 +65,7 @@ class Problem:
     def __init__(self, config, T, B, D, H, *, rng, placement="every", C=3):
         self.config = config
         m = config.module
-        self.params = m.init_params(D, H, rng=rng)
+        self.params = m.init_params(D, H, rng=rng, **config.init_kwargs)
         # non-zero states, inputs of unit scale
         self.x = rng.standard_normal((T, B, D))
         self.h0 = 0.5 * rng.standard_normal((B, H))
