@@ -109,7 +109,13 @@ def _battery(model, options, with_dc_last):
     """The main problems (the verdict) and the probes used only for the diagnosis."""
     rng = np.random.default_rng(SEED)
     m = MODELS[model]
-    params = m.init_params(D, H, rng=rng)
+    options = dict(options)
+    init = {}
+    if "peephole" in options:   # an option of init_params: which peephole vectors exist
+        if model != "lstm":
+            raise ValueError(f"peephole is an option of the LSTM only, got model={model!r}")
+        init["peephole"] = options.pop("peephole")
+    params = m.init_params(D, H, rng=rng, **init)
     x = rng.standard_normal((T, B, D))
     h0 = 0.5 * rng.standard_normal((B, H))
     c0 = 0.5 * rng.standard_normal((B, H)) if model == "lstm" else None
@@ -148,26 +154,31 @@ class _Failure(Exception):
     """``fn`` did something the grader cannot grade; the message says what."""
 
 
-def _array_names(model):
-    """The parameter names (as the params dicts use them), then dx, dh0 (and dc0)."""
-    params = tuple(MODELS[model].param_spec(1, 1))
-    return params + (("dx", "dh0", "dc0") if model == "lstm" else ("dx", "dh0"))
+def _array_names(model, params):
+    """The parameter names (the keys of ``params``), then dx, dh0 (and dc0)."""
+    return tuple(params) + (("dx", "dh0", "dc0") if model == "lstm" else ("dx", "dh0"))
+
+
+def _spec(model, D_, H_, keys):
+    """The model's param_spec for the parameters in ``keys`` (the LSTM's peepholes included)."""
+    if model == "lstm":
+        return lstm.param_spec(D_, H_, tuple(k for k in lstm.PEEPHOLES if k in keys))
+    return MODELS[model].param_spec(D_, H_)
 
 
 def _expected_shapes(model, problem):
     """{array name: (shape, letters)} for the gradients of ``problem``."""
     Tp, Bp, Dp = problem.x.shape
     Hp = problem.h0.shape[1]
-    shapes = dict(MODELS[model].param_spec(Dp, Hp))
+    shapes = dict(_spec(model, Dp, Hp, problem.params))
     shapes.update({"dx": ((Tp, Bp, Dp), "T, B, D"), "dh0": ((Bp, Hp), "B, H")})
     if model == "lstm":
         shapes["dc0"] = ((Bp, Hp), "B, H")
     return shapes
 
 
-def _unpack(out, model):
+def _unpack(out, model, param_keys):
     """{array name: value or None (not returned)} from a Gradients-like object or a dict."""
-    param_keys = tuple(MODELS[model].param_spec(1, 1))
     if isinstance(out, dict) and "params" not in out and set(out) == set(param_keys):
         params, rest = out, {}                      # only the parameter gradients
     elif isinstance(out, dict) and "params" in out:
@@ -187,7 +198,7 @@ def _unpack(out, model):
         raise _Failure(f"returned params with keys {sorted(params)}; expected the keys of the "
                        f"params dict, {list(param_keys)}")
     got = dict(params)
-    for k in _array_names(model)[len(param_keys):]:
+    for k in _array_names(model, param_keys)[len(param_keys):]:
         got[k] = rest.get(k)
     return got
 
@@ -239,7 +250,7 @@ class _Runner:
         if caught:
             w = caught[0]
             raise _Failure(f"emitted {w.category.__name__}: {w.message} (problem: {problem.label})")
-        got = _unpack(out, self.model)
+        got = _unpack(out, self.model, tuple(problem.params))
         _check_arrays(got, self.model, problem)
         return got
 
@@ -259,7 +270,7 @@ _REFERENCE_CHECKED: dict = {}
 
 def _confirm_reference(model, problem):
     """Max relative error of the package's backward against central differences (cached)."""
-    key = (model, tuple(sorted(problem.options.items())))
+    key = (model, tuple(problem.params), tuple(sorted(problem.options.items())))
     if key not in _REFERENCE_CHECKED:
         params = {k: v.copy() for k, v in problem.params.items()}
         x, h0 = problem.x.copy(), problem.h0.copy()
@@ -287,7 +298,7 @@ def _rel(a, r, floor=0.0):
 
 def _blocks(model, name):
     """{block: slice of the last axis} for a parameter gradient; {"": ...} for the others."""
-    if name.startswith("d") or model == "rnn":
+    if name not in ("W_x", "W_h", "b", "b_x", "b_h") or model == "rnn":
         return {"": slice(None)}
     return {g: MODELS[model].gate_slice(g, H) for g in BLOCKS[model]}
 
@@ -512,7 +523,9 @@ def check_backward(fn, model="lstm", **options):
 
     ``options`` are the model's forward options (``activation=`` for the RNN;
     ``forget_bias=``, ``output_activation=``, ``cell=`` for the LSTM;
-    ``variant=`` for the GRU); the forward passes use them and ``fn`` is graded
+    ``variant=`` for the GRU), and for the LSTM ``peephole=`` as
+    :func:`lstm_core.lstm.init_params` takes it (the peephole vectors are then
+    graded too); the forward passes use them and ``fn`` is graded
     against the package's backward of that forward pass. ``fn(dh, cache)``
     (or ``fn(dh, cache, dc_last)`` for an LSTM backward that takes it) returns
     what the package's backward returns: a :class:`lstm_core.Gradients`, or a
@@ -541,7 +554,7 @@ def check_backward(fn, model="lstm", **options):
     except _Failure as f:
         return Report(name, model, options, {}, (), str(f), battery)
     refs = [_reference(model, p) for p in main]
-    names = _array_names(model)
+    names = _array_names(model, main[0].params)
     arrays = {}
     for k in names:
         if got[0][k] is None:
@@ -570,6 +583,9 @@ def _battery_words(model, main, ref_err):
     text = (f"T = {T} (loss at every step, and at the last step only) and T = 1, B = {B}, "
             f"D = {D}, H = {H}, random non-zero h0{', c0' if model == 'lstm' else ''}, "
             f"float64, seed {SEED}")
+    peepholes = [k for k in main[0].params if k in lstm.PEEPHOLES]
+    if peepholes:
+        text += f", peepholes {', '.join(peepholes)}"
     if extras:
         text += "; also " + " and ".join(extras)
     return text + (f"; reference lstm_core.{model}.backward, which agrees with central "
@@ -626,7 +642,7 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
     one_got, one_ref = got[2], refs[2]
     one_wrong = {k for k in wrong if one_got[k] is not None
                  and max(_block_errors(model, k, one_got[k], one_ref[k]).values()) > TOL}
-    param_names = tuple(MODELS[model].param_spec(1, 1))
+    param_names = tuple(main[0].params)
     bias_names = [k for k in param_names if k.startswith("b")]
 
     # (a) a bias block that is another block's gradient

@@ -13,7 +13,7 @@ import pytest
 from lstm_core import Gradients, errata, gru, lstm, rnn
 from lstm_core.grader import KNOWN_BUGS, check_backward
 from lstm_core._common import sum_outer_over_time
-from models import CONFIGS
+from models import CONFIGS, PEEPHOLE_CONFIGS
 
 MODEL_NAMES = {rnn: "rnn", lstm: "lstm", gru: "gru"}
 
@@ -141,6 +141,25 @@ def test_package_backward_passes_every_model_and_option(config):
     assert report.ok, str(report)
     assert report.wrong == set() and report.bugs == () and report.unchecked == set()
     assert "all right" in str(report)
+
+
+@pytest.mark.parametrize("config", PEEPHOLE_CONFIGS, ids=str)
+def test_package_backward_passes_with_peepholes(config):
+    report = check_backward(lstm.backward, "lstm", **config.kwargs, **config.init_kwargs)
+    assert report.ok, str(report)
+    assert {"p_i", "p_o"} & set(report.arrays)    # the peephole gradients are graded too
+
+
+def test_dropped_peephole_terms_are_caught():
+    def without_peephole_terms(dh, cache, dc_last=None):
+        def step(*args, peephole, **kwargs):  # the step as if there were no peepholes
+            return lstm.cell_backward(*args, peephole=None, **kwargs)
+        return lstm.backward(dh, cache, dc_last, cell_backward=step)
+    r = check_backward(without_peephole_terms, "lstm", peephole=True)
+    assert {"p_i", "p_f", "p_o", "W_x", "dc0"} <= r.wrong
+    assert r.arrays["W_x"].blocks == ("i", "f", "g")   # at the last step: only what c_t feeds
+    with pytest.raises(ValueError, match="peephole is an option of the LSTM only"):
+        check_backward(gru.backward, "gru", peephole=True)
 
 
 @pytest.mark.parametrize("model, reader, options", [
