@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine (Python >= 3.10 and make):
 #   make book   build the rendered book into _build/html
-#   make test   run every test (lint, library, chapters, rendered book)
+#   make test   run every test (lint, library, chapters, rendered book; the PDF when TeX is there)
+#   make pdf    the whole book as one PDF, _build/pdf/book.pdf (needs TeX Live: see `pdf-only`)
 # and `make live` opens the chapters as notebooks in JupyterLab.
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ BOOK_OUT ?= .
 # Jupyter refuses to start as root unless told (Docker, CI boxes).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: book book-only test lint live bench clean venv
+.PHONY: book book-only pdf pdf-only test lint live bench clean venv
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -34,6 +35,22 @@ book: $(STAMP)
 
 book-only:
 	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --all -W -n --keep-going
+
+# The printed book: Jupyter Book's LaTeX builder with xelatex, into _build/pdf/book.pdf.
+# Chapters are executed (or taken from the execution cache) as for the web book; explorers
+# print their default setting as a captioned figure. Without TeX Live it stops at once with one
+# line naming the Debian packages to install (book/_ext/pdf_requirements.py). --all because the
+# web and the LaTeX build share _build/.doctrees and pick different outputs of a cell.
+# tests/test_pdf.py runs `make pdf-only`; a `make book` after it links the PDF from every page.
+pdf: $(STAMP)
+	@$(MAKE) --no-print-directory pdf-only
+	@echo "PDF built: $(abspath $(BOOK_OUT))/_build/pdf/book.pdf"
+
+pdf-only:
+	@$(BIN)/python book/_ext/pdf_requirements.py
+	$(BIN)/jupyter-book build . --path-output $(BOOK_OUT) --builder pdflatex --all -W -n --keep-going
+	mkdir -p $(BOOK_OUT)/_build/pdf
+	cp $(BOOK_OUT)/_build/latex/book.pdf $(BOOK_OUT)/_build/pdf/book.pdf
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

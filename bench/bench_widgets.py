@@ -61,7 +61,7 @@ def recorded_explorers(chapter: Path):
 def control_settings(controls):
     """(defaults, largest) control values: the largest numeric value of each slider."""
     defaults, largest = {}, {}
-    for c in viz._normalise_controls(controls):
+    for c in viz.controls.normalise_controls(controls):
         defaults[c.name] = c.default
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in c.values)
         largest[c.name] = max(c.values) if numeric else c.default

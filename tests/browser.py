@@ -209,6 +209,12 @@ def figure_state(driver: Any, dom_id: str) -> dict[str, Any]:
           yticks: texts('.gx-ytick'),
           xticks: texts('.gx-xtick'),
           legend: texts('.gx-legend text'),
+          // text is drawn in viewBox units: their ratio to CSS pixels is the text's scale
+          viewbox_width: svg.viewBox.baseVal.width,
+          client_width: svg.getBoundingClientRect().width,
+          table_caption: Array.from(root.querySelectorAll('.gx-details .gx-caption')).map(e => e.textContent).join(''),
+          table: Array.from(root.querySelectorAll('.gx-details tr')).map(
+            tr => Array.from(tr.children).map(c => c.textContent)),
         };
         """,
         dom_id,

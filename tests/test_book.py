@@ -138,13 +138,28 @@ def test_exercises_have_collapsed_solutions(build_log):
         assert "dropdown" in sol["class"]
 
 
+def _chapter1_explorer(soup):
+    """Chapter 1's explorer: the one lstm_core.viz explorer in the section 'Explore: move x and y'."""
+    label = soup.find(id="staged-explorer")
+    assert label is not None, "chapter 1 has no explorer section"
+    section = label if label.name == "section" else label.find_parent("section")
+    (root,) = section.select("div.lstm-gx")
+    return root, json.loads(root.select_one("script.gx-data").get_text())
+
+
 def test_static_explorer_is_self_contained(build_log):
-    soup = _soup(_page("book/staged_backprop"))
-    root = soup.find(id="staged-explorer")
-    assert root is not None, "the static scrubber was not rendered"
-    data = json.loads(soup.find(id="staged-explorer-data").get_text())
-    assert len(data) == 21 * 21 and "16,2" in data  # x = 3, y = -4 is on the grid
-    assert "f = 1.54564" in data["16,2"]["head"]
+    from lstm_core import staged
+
+    root, data = _chapter1_explorer(_soup(_page("book/staged_backprop")))
+    assert len(data["frames"]) == 21 * 21 and "16,2" in data["frames"]  # x = 3, y = -4 on the grid
+    assert [c["name"] for c in data["controls"]] == ["x", "y"]
+    assert [c["labels"][i] for c, i in zip(data["controls"], (16, 2))] == ["3", "-4"]
+    default = data["frames"]["16,2"]
+    f, dfdx, dfdy = staged.value_and_grad(3.0, -4.0)
+    assert default["table"]["caption"].startswith(f"f = {f:.6g},")
+    assert f"∂f/∂y = {dfdy:.6g}" in default["table"]["caption"]
+    assert [r[0] for r in default["table"]["rows"]] == [t["t"] for t in default["xticks"]]
+    assert len(default["table"]["rows"]) == 8
     html = _page("book/staged_backprop").read_text(encoding="utf-8")
     assert "application/vnd.jupyter.widget-view+json" not in html
     assert "widget-view" not in html
@@ -172,32 +187,28 @@ def test_ipynb_downloads_exist(build_log, name):
 
 
 def test_static_explorer_responds_in_a_browser(build_log):
-    """Drive the scrubber in headless Chromium (skipped when no browser is installed)."""
-    from browser import chromium, console_errors, open_page
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
+    """Move chapter 1's x slider in headless Chromium (skipped when no browser is installed)."""
+    import browser
 
     from lstm_core import staged
 
-    with chromium(width=1200, height=1000) as driver:
-        open_page(driver, _page("book/staged_backprop"))
-
-        def text(part):
-            return driver.find_element(By.ID, f"staged-explorer-{part}").text
-
-        assert text("head").startswith("f = 1.54564")
-        assert (text("xo"), text("yo")) == ("3", "-4")
-        slider = driver.find_element(By.ID, "staged-explorer-x")
-        driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", slider)
-        slider.send_keys(Keys.ARROW_LEFT)  # one grid step: x = 2.5
-        assert text("xo") == "2.5"
+    with browser.chromium(width=1200, height=1000) as driver:
+        browser.open_page(driver, _page("book/staged_backprop"))
+        root, _ = _chapter1_explorer(_soup(_page("book/staged_backprop")))
+        dom_id = root["id"]
+        assert dom_id in browser.wait_for_explorers(driver)
+        start = browser.figure_state(driver, dom_id)
+        assert start["table_caption"].startswith("f = 1.54564")
+        assert start["controls"] == {"x": "16", "y": "2"}
+        browser.press_key(driver, dom_id, "x", "ARROW_LEFT")  # one grid step: x = 2.5
+        moved = browser.figure_state(driver, dom_id)
+        assert moved["frame_key"] == "15,2"
         f, dfdx, _ = staged.value_and_grad(2.5, -4.0)
-        assert text("head").startswith(f"f = {f:.6g},")
-        assert f"∂f/∂x = {dfdx:.6g}" in text("head")
-        rows = driver.find_elements(By.CSS_SELECTOR, "#staged-explorer-body tr")
-        assert len(rows) == 8
+        assert moved["table_caption"].startswith(f"f = {f:.6g},")
+        assert f"∂f/∂x = {dfdx:.6g}" in moved["table_caption"]
+        assert len(moved["table"]) == 1 + 8 and moved["lines"] != start["lines"]
         # network failures (the MathJax CDN when offline) are not the page's fault
-        errors = [e for e in console_errors(driver)
+        errors = [e for e in browser.console_errors(driver)
                   if "net::ERR" not in e and "Failed to load resource" not in e]
         assert not errors, errors
 

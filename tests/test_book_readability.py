@@ -68,3 +68,11 @@ def test_one_search_box_per_page(build_log):
 @pytest.mark.skipif(os.name != "posix", reason="ZeroMQ has no IPC transport on Windows")
 def test_kernels_do_not_warn_about_tcp(build_log):
     assert "Kernel is running over TCP" not in build_log
+
+
+def test_code_blocks_wrap_instead_of_hiding_their_ends(build_log):
+    css = (HTML / "_static" / "readable-code.css").read_text(encoding="utf-8")
+    assert "white-space: pre-wrap" in css and "article div.highlight pre" in css
+    for doc in ("book/rnn_bptt", "book/appendix_cost"):
+        links = [link.get("href", "") for link in _soup(doc).select('link[rel="stylesheet"]')]
+        assert any(href.split("?")[0].endswith("readable-code.css") for href in links), doc

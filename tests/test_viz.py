@@ -125,7 +125,7 @@ def test_explorer_frames_sweeps_whole_grid_and_flags_everything_unplottable():
 
 def test_layout_notes_say_where_overflow_happened():
     (_, series, flags), = explorer_frames(toy_compute, {"rho": [1e20]})
-    frame = viz._layout_frame(series, flags, logy=True, ylim=None, xname="t")
+    frame = viz.frames.layout_frame(series, flags, logy=True, ylim=None, xname="t")
     # (1e20)**k overflows beyond CAP for k >= 16, i.e. t <= 29 - 16 = 13
     k = int(np.flatnonzero(flags["|dL/dh_t|"]["overflow"])[-1])
     assert k == 13
@@ -188,7 +188,8 @@ def test_control_default_must_be_allowed():
 # ----------------------------------------------------------------------------- static HTML
 
 def _payload(explorer: StaticExplorer) -> dict:
-    m = re.search(r'<script type="application/json" id="([^"]+)-data">(.*?)</script>', explorer.html, re.S)
+    m = re.search(r'<script type="application/json" class="gx-data" id="([^"]+)-data">(.*?)</script>',
+                  explorer.html, re.S)
     assert m and m.group(1) == explorer.dom_id
     return json.loads(m.group(2))
 
@@ -314,9 +315,14 @@ def test_widget_mode_does_not_cap_the_grid():
 
     matplotlib.use("Agg")
     big = {"a": list(range(30)), "b": list(range(30))}
-    box = gradient_explorer(lambda a, b: {"y": np.arange(1, 4) * (a + 1)}, big, title="t", ylabel="y",
-                            mode="widget")
+    compute = lambda a, b: {"y": np.arange(1, 4) * (a + 1.0)}  # noqa: E731
+    with pytest.raises(ValueError, match="900"):  # too many frames to precompute ...
+        gradient_explorer(compute, big, title="t", ylabel="y", mode="static")
+    box = gradient_explorer(compute, big, title="t", ylabel="y", mode="widget")  # ... not to draw
     box.update(a=29)
+    (line,) = [ln for ln in box.figure.axes[0].get_lines() if ln.get_label() == "y"]
+    np.testing.assert_array_equal(line.get_ydata(), [30.0, 60.0, 90.0])
+    assert box.current == {"a": 29, "b": 0}
 
 
 # ----------------------------------------------------------------------------- in a real browser
@@ -365,3 +371,184 @@ def test_static_explorer_in_headless_chromium(tmp_path):
         assert pressed["lines"] != other["lines"]
         assert browser.figure_state(driver, first.dom_id)["frame_key"] == "4,1,0"
         assert browser.console_errors(driver) == []
+
+
+# ----------------------------------------------------------------------------- package layout
+
+def test_plotter_and_styles_are_package_data_used_verbatim():
+    from lstm_core.viz import static
+
+    js, css = static.asset("explorer.js"), static.asset("explorer.css")
+    assert "function init(root)" in js and ".lstm-gx" in css
+    a = gradient_explorer(toy_compute, {"rho": [0.5, 2.0]}, title="a", ylabel="y", mode="static")
+    b = gradient_explorer(toy_compute, {"rho": [0.5]}, title="b", ylabel="y", mode="static")
+    for ex in (a, b):  # the same text in every explorer: nothing is substituted into it
+        assert f"<script>{js}</script>" in ex.html and f"<style>{css}</style>" in ex.html
+        assert "__ID__" not in ex.html
+
+
+def test_no_viz_module_is_longer_than_450_lines():
+    from importlib import resources
+
+    files = [f for f in resources.files("lstm_core.viz").iterdir() if f.name.endswith((".py", ".js"))]
+    assert {"explorer.js", "static.py", "live.py", "frames.py", "controls.py"} <= {f.name for f in files}
+    lengths = {f.name: len(f.read_text(encoding="utf-8").splitlines()) for f in files}
+    assert max(lengths.values()) <= 450, lengths
+
+
+# ----------------------------------------------------------------------------- one layout, two renderers
+
+def test_widget_and_static_draw_the_same_layout():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    data = _payload(gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="y",
+                                      mode="static"))
+    box = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="y", mode="widget")
+    ax = box.figure.axes[0]
+    for values, key in [(dict(rho=1e20, steps=30, act="linear"), "4,1,0"),
+                        (dict(rho=0.5, steps=10, act="squash"), "1,0,1")]:
+        box.update(**values)
+        frame = data["frames"][key]
+        np.testing.assert_allclose(ax.get_ylim(), frame["ylim"])
+        np.testing.assert_allclose(ax.get_yticks(), [t["v"] for t in frame["yticks"]])
+        np.testing.assert_allclose(ax.get_xticks(), [t["v"] for t in frame["xticks"]])
+        assert ax.get_title(loc="left").splitlines() == frame["notes"]
+
+
+# ----------------------------------------------------------------------------- categories and tables
+
+STAGES = ["a", "b", "c"]
+
+
+def stage_compute(x):
+    # value 0 at stage b when x = 0: an underflow on the log axis, named by its category
+    return {"|value|": np.array([1.0, abs(x), 10.0]), "|grad|": np.array([2.0, 3.0, 4.0 * x + 1])}
+
+
+def stage_table(x):
+    return viz.FrameTable(["stage", "value"], [[s, f"{v:g}"] for s, v in zip(STAGES, [1.0, x, 10.0])],
+                          caption=f"x = {x}", code_columns=[0])
+
+
+def test_categorical_axis_labels_every_point_and_names_it_in_notes():
+    frames = explorer_frames(stage_compute, {"x": [0.0]})
+    (_, series, flags), = frames
+    frame = viz.frames.layout_frame(series, flags, logy=True, ylim=None, xname="t", xticklabels=STAGES)
+    assert frame["xlim"] == [-0.5, 2.5]
+    assert [(t["v"], t["t"]) for t in frame["xticks"]] == [(0, "a"), (1, "b"), (2, "c")]
+    assert frame["notes"] == ["|value|: zero/underflow at b"]
+    with pytest.raises(ValueError, match="xticklabels"):
+        viz.frames.layout_frame(series, flags, logy=True, ylim=None, xname="t", xticklabels=["a"])
+
+
+def test_table_per_frame_in_static_and_widget_mode():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ex = gradient_explorer(stage_compute, {"x": [0.0, 2.0]}, title="s", ylabel="y", mode="static",
+                           xticklabels=STAGES, table=stage_table)
+    data = _payload(ex)
+    assert data["tableColumns"] == ["stage", "value"] and data["codeColumns"] == [0]
+    assert data["frames"]["1"]["table"] == {"caption": "x = 2.0", "rows": [["a", "1"], ["b", "2"], ["c", "10"]]}
+    assert data["categorical"] is True and 'class="gx-details"' in ex.html
+
+    box = gradient_explorer(stage_compute, {"x": [0.0, 2.0]}, title="s", ylabel="y", mode="widget",
+                            xticklabels=STAGES, table=stage_table)
+    box.update(x=2.0)
+    assert "<code>b</code></td><td>2</td>" in box.details.value and "x = 2.0" in box.details.value
+    assert [t.get_text() for t in box.figure.axes[0].get_xticklabels()] == STAGES
+
+
+@pytest.mark.parametrize("bad, exc, pattern", [
+    (lambda x: [["a", "1"]], TypeError, r"table must return a FrameTable; table\(x=0.0\) returned list"),
+    (lambda x: viz.FrameTable(["a", "b"], [["1"]]), ValueError, r"table: row 0 has 1 cells for 2"),
+])
+def test_bad_table_is_named(bad, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        gradient_explorer(stage_compute, {"x": [0.0]}, title="s", ylabel="y", mode="static", table=bad)
+
+
+# ----------------------------------------------------------------------------- the printed figure
+
+def test_static_explorer_prints_its_default_frame_as_a_captioned_figure():
+    import base64
+    import io
+
+    from PIL import Image
+
+    controls = {"rho": Control("rho", [0.5, 1.5, 1e20], default=1e20, label="ρ"),
+                "steps": Control("steps", [10, 30], default=30), "act": ["linear", "squash"]}
+    ex = gradient_explorer(toy_compute, controls, title="toy *sweep*", ylabel="y", mode="static")
+    bundle = ex._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/markdown", "text/plain"}
+    assert "StaticExplorer" not in bundle["text/plain"] + bundle["text/markdown"]
+    md = bundle["text/markdown"]
+    m = re.fullmatch(r"```\{figure\} data:image/png;base64,([A-Za-z0-9+/=]+)\n:figclass: lstm-explorer\n"
+                     r":alt: [^\n]+\n:width: 100%\n\n([^\n]+)\n```\n", md)
+    assert m, md[:200]
+    image = Image.open(io.BytesIO(base64.b64decode(m.group(1))))
+    assert image.size[0] == 7.2 * 200  # 7.2 in at 200 dpi: twice a printed column's resolution
+    assert r"toy \*sweep\*" in m.group(2)  # Markdown in the title is escaped ...
+    caption = re.sub(r"\\(.)", r"\1", m.group(2))  # ... and only escaped
+    assert caption == ex.caption()
+    for part in ["“toy *sweep*”", "(ρ = 1e+20; steps = 30; act = linear)",
+                 "ρ (0.5, 1.5, 1e+20); steps (10, 30); act (linear, squash)"]:
+        assert part in caption, part
+    # the printed frame is the default one: exploding, so its PNG differs from another default's
+    other = gradient_explorer(toy_compute, {"rho": [0.5, 1e20], "steps": [30]}, title="toy *sweep*",
+                              ylabel="y", mode="static")
+    assert other.png(dpi=50) != ex.png(dpi=50)
+    assert ex.default_frame["notes"] == ["|dL/dh_t|: overflow at t \u2264 13"]
+
+
+def test_static_text_keeps_its_size_at_phone_and_desktop_width(tmp_path):
+    """The SVG is laid out at the width it gets, so 12-px tick labels stay >= 11.4 px on a phone."""
+    browser = pytest.importorskip("browser")
+    browser.require_browser()
+    ex = gradient_explorer(stage_compute, {"x": [0.0, 2.0]}, title="stages, a title long enough "
+                           "to need two lines on a phone", ylabel="y", mode="static",
+                           xticklabels=["sig_y", "numerator", "sig_x", "x_plus_y"], table=stage_table)
+    page = browser.write_page(tmp_path / "page.html",
+                              '<meta name="viewport" content="width=device-width">' + ex.html)
+    for width in (400, 1280):
+        with browser.chromium(width=width, height=900) as driver:
+            browser.open_page(driver, page)
+            browser.wait_for_explorers(driver, 1)
+            state = browser.figure_state(driver, ex.dom_id)
+            scale = state["client_width"] / state["viewbox_width"]
+            assert 0.95 <= scale <= 1.1, (width, state["client_width"], state["viewbox_width"])
+            assert state["xticks"] == ["sig_y", "numerator", "sig_x", "x_plus_y"]
+            assert state["table_caption"] == "x = 0.0"
+            assert state["table"] == [["stage", "value"], ["a", "1"], ["b", "0"], ["c", "10"]]
+            assert state["notes"] == ["|value|: zero/underflow at numerator"]
+            browser.set_control(driver, ex.dom_id, "x", 1)
+            moved = browser.figure_state(driver, ex.dom_id)
+            assert moved["table_caption"] == "x = 2.0" and moved["table"][2] == ["b", "2"]
+            assert moved["notes"] == []
+            browser.screenshot(driver, ex.dom_id, tmp_path / f"explorer-{width}.png")
+            assert browser.console_errors(driver) == []
+
+
+def test_a_built_wheel_ships_the_plotter(tmp_path):
+    """A non-editable install gets explorer.js and explorer.css (pyproject's package-data)."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    src = tmp_path / "src"  # build from a copy: setuptools writes build/ and *.egg-info
+    src.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, src / name)
+    shutil.copytree(root / "lstm_core", src / "lstm_core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--no-build-isolation", str(src), "-w", str(tmp_path / "wheel")],
+                   check=True, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("lstm_core-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("explorer.js", "explorer.css", "static.py", "__init__.py"):
+        assert f"lstm_core/viz/{name}" in names, name

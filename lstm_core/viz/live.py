@@ -1,0 +1,225 @@
+"""The matplotlib renderer of a laid-out frame, and the live ipywidgets explorer.
+
+:class:`MplPlot` draws frames made by :func:`frames.prepare_frame` (the same frames the
+static HTML plotter draws); it serves the live widget and the static image of an
+explorer's default frame (the printed book).  matplotlib and ipywidgets are imported
+inside the functions, so ``import lstm_core`` stays light.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .controls import describe_values
+from .frames import (NOTE_COLOUR, OVERFLOW_COLOUR, OVERFLOW_LABEL, UNDERFLOW_LABEL, FrameTable,
+                     prepare_frame, styles)
+
+__all__ = ["MplPlot", "table_html", "widget_explorer"]
+
+
+class MplPlot:
+    """One matplotlib Figure whose artists are updated in place for each frame."""
+
+    def __init__(self, *, title, ylabel, xlabel, logy, height_px, dpi=120):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.fig = Figure(figsize=(7.2, (height_px + 150) / 100), dpi=dpi, layout="constrained",
+                          facecolor="white")
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_subplot()
+        self.ax.set_yscale("log" if logy else "linear")
+        self.ax.set_xlabel(xlabel)
+        self.ax.set_ylabel(ylabel)
+        self.fig.suptitle(title, fontsize=13, fontweight="bold")
+        self.ax.grid(True, color="#e6e6e6")
+        self.ax.set_axisbelow(True)
+        self.styles: dict[str, dict] = {}
+        self.lines: dict[str, Any] = {}
+        self.tops: dict[str, Any] = {}
+        self.bottoms: dict[str, Any] = {}
+        self.legend = None
+        self._layout_key = None
+
+    def _artists_for(self, name: str):
+        if name not in self.lines:
+            self.styles.update(styles([*self.styles, name]))
+            st = self.styles[name]
+            (self.lines[name],) = self.ax.plot([], [], color=st["color"], lw=2,
+                                               ls="--" if st["dash"] else "-", label=name)
+            (self.tops[name],) = self.ax.plot([], [], ls="none", marker="^", ms=8,
+                                              color=OVERFLOW_COLOUR, clip_on=False, zorder=5)
+            (self.bottoms[name],) = self.ax.plot([], [], ls="none", marker="v", ms=8, mfc="white",
+                                                 mec=st["color"], mew=1.4, clip_on=False, zorder=5)
+            # edge markers poke out of the axes on purpose; keep them out of the layout
+            self.tops[name].set_in_layout(False)
+            self.bottoms[name].set_in_layout(False)
+        return self.lines[name], self.tops[name], self.bottoms[name]
+
+    def draw(self, frame: dict) -> None:
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import NullLocator
+
+        lo, hi = frame["ylim"]
+        categorical = frame["xlim"][0] < 0
+        shown = set()
+        any_top = any_bottom = False
+        for s in frame["series"]:
+            line, top, bottom = self._artists_for(s["name"])
+            line.set_data(np.arange(s["y"].size), s["y"])
+            line.set_marker("o" if categorical or s["y"].size == 1 else "None")
+            top.set_data(s["top"], np.full(s["top"].size, hi))
+            bottom.set_data(s["bottom"], np.full(s["bottom"].size, lo))
+            any_top |= bool(s["top"].size)
+            any_bottom |= bool(s["bottom"].size)
+            shown.add(s["name"])
+        for name in self.lines:
+            for art in (self.lines[name], self.tops[name], self.bottoms[name]):
+                art.set_visible(name in shown)
+        self.ax.set_xlim(*frame["xlim"])
+        self.ax.set_ylim(lo, hi)
+        ticks = frame["yticks"]
+        labels = [f"$10^{{{t['e']}}}$" if "e" in t else t["t"] for t in ticks]
+        self.ax.set_yticks([t["v"] for t in ticks], labels=labels)
+        self.ax.yaxis.set_minor_locator(NullLocator())
+        self.ax.set_xticks([t["v"] for t in frame["xticks"]],
+                           labels=[t["t"] for t in frame["xticks"]])
+        self.ax.set_title("\n".join(frame["notes"]), loc="left", fontsize=9.5, color=NOTE_COLOUR)
+
+        handles = [self.lines[n] for n in self.lines if n in shown]
+        if any_top:
+            handles.append(Line2D([], [], ls="none", marker="^", ms=8, color=OVERFLOW_COLOUR,
+                                  label=OVERFLOW_LABEL))
+        if any_bottom:
+            handles.append(Line2D([], [], ls="none", marker="v", ms=8, mfc="white", mec="#555",
+                                  label=UNDERFLOW_LABEL))
+        if self.legend is not None:
+            self.legend.remove()
+        self.legend = self.fig.legend(handles=handles, loc="outside lower center",
+                                      ncol=min(len(handles), 3), frameon=False, fontsize=9.5)
+        # Constrained layout costs about as much as drawing the figure. Run it only when what
+        # takes space around the axes changed (tick label widths, legend entries, note lines);
+        # otherwise keep the last layout.
+        key = (max((len(lab) for lab in labels), default=0), len(frame["xticks"]),
+               tuple(h.get_label() for h in handles), len(frame["notes"]))
+        if key != self._layout_key:
+            self.fig.set_layout_engine("constrained")
+            self._layout_key = key
+        else:
+            self.fig.set_layout_engine("none")
+
+    def png(self) -> bytes:
+        """The figure as PNG bytes, drawn once at the figure's own dpi.
+
+        ``savefig`` would draw the figure a second time and compress harder; drawing
+        the canvas and encoding its pixels with a light compression takes about
+        three quarters of the time, which is what a slider's redraw waits for.
+        """
+        from PIL import Image  # a dependency of matplotlib
+
+        self.fig.canvas.draw()
+        size = self.fig.canvas.get_width_height(physical=True)
+        image = Image.frombuffer("RGBA", size, self.fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buf = io.BytesIO()
+        image.save(buf, format="png", compress_level=1)
+        return buf.getvalue()
+
+
+def table_html(table: FrameTable | None) -> str:
+    """A frame's table as escaped HTML (empty when there is none)."""
+    if table is None:
+        return ""
+
+    def cell(j: int, text: str, tag: str = "td") -> str:
+        text = html.escape(text)
+        return f"<{tag}>{f'<code>{text}</code>' if j in table.code_columns else text}</{tag}>"
+
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in table.columns)
+    body = "".join("<tr>" + "".join(cell(j, c) for j, c in enumerate(r)) + "</tr>"
+                   for r in table.rows)
+    caption = f'<p class="gx-caption"><b>{html.escape(table.caption)}</b></p>' if table.caption else ""
+    return f'{caption}<table class="gx-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def widget_explorer(compute, ctrls, *, title, ylabel, xlabel, logy, ylim, height_px, xname,
+                    xticklabels=None, table=None):
+    """ipywidgets controls wired to one matplotlib figure (and table) redrawn in place."""
+    import ipywidgets as widgets
+
+    plot = MplPlot(title=title, ylabel=ylabel, xlabel=xlabel, logy=logy, height_px=height_px)
+    current = {c.name: c.default for c in ctrls}
+
+    def render(values: Mapping[str, Any]) -> None:
+        frame = prepare_frame(compute, values, logy=logy, ylim=ylim, xname=xname,
+                              xticklabels=xticklabels, table=table)
+        plot.draw(frame)
+        image.value = plot.png()
+        details.value = table_html(frame["table"])
+
+    pickers = {}
+    for c in ctrls:
+        options = list(zip(c.labels, range(len(c.values))))
+        common = dict(options=options, value=c.index(c.default), description=c.label,
+                      style={"description_width": "initial"})
+        if c.numeric:
+            w = widgets.SelectionSlider(continuous_update=False, **common)
+        elif len(options) <= 5 and all(len(t) <= 14 for t in c.labels):
+            w = widgets.ToggleButtons(**common)
+        else:
+            w = widgets.Dropdown(**common)
+        pickers[c.name] = w
+
+    image = widgets.Image(format="png", layout=widgets.Layout(width="100%", max_width="760px"))
+    status = widgets.HTML("")
+    details = widgets.HTML("")
+    syncing = [False]
+
+    def on_change(_change) -> None:
+        if syncing[0]:
+            return
+        values = {c.name: c.values[pickers[c.name].value] for c in ctrls}
+        try:
+            render(values)
+        except Exception as exc:  # keep the last good figure, say what went wrong
+            status.value = (f'<span style="color:{NOTE_COLOUR}">compute failed for '
+                            f"{html.escape(describe_values(values))}: {html.escape(repr(exc))}</span>")
+            return
+        current.update(values)
+        status.value = ""
+
+    for w in pickers.values():
+        w.observe(on_change, names="value")
+
+    def update(**changes: Any) -> None:
+        """Redraw with some controls changed (raises on bad names/values/compute output)."""
+        by_name = {c.name: c for c in ctrls}
+        for k in changes:
+            if k not in by_name:
+                raise ValueError(f"update: unknown control {k!r}; controls are {list(by_name)}")
+        indices = {k: by_name[k].index(v) for k, v in changes.items()}
+        values = {**current, **changes}
+        render(values)
+        current.update(values)
+        syncing[0] = True
+        try:
+            for k, i in indices.items():
+                pickers[k].value = i
+        finally:
+            syncing[0] = False
+        status.value = ""
+
+    render(current)
+    controls_row = widgets.HBox(list(pickers.values()), layout=widgets.Layout(flex_flow="row wrap"))
+    box = widgets.VBox([controls_row, image, status, details])
+    # handles for tests and for authors who want to drive the explorer from code
+    box.figure = plot.fig
+    box.update = update
+    box.pickers = pickers
+    box.current = current
+    box.details = details
+    return box
