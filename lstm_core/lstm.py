@@ -57,6 +57,7 @@ from ._common import (
     project_inputs,
     sum_outer_over_time,
     uniform_init,
+    with_contiguous_transpose,
 )
 from .activations import Activation, get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
 
@@ -303,6 +304,7 @@ def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
     dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
     c_prev = cache.c_prev
     peephole = _peephole_vectors(params, opts, H, h.dtype)
+    W_h = with_contiguous_transpose(params["W_h"])  # for the loop only
     da = np.empty_like(gates)
     dh_steps = np.empty_like(h)
     dc_steps = np.empty_like(h)
@@ -310,9 +312,10 @@ def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
         da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
-            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], params["W_h"],
+            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], W_h,
             psi=opts.psi, cell=opts.cell, peephole=peephole,
         )
+    del W_h  # the column-major copy is done with: free it before the copies below
     h_prev = cache.h_prev  # h_0, ..., h_{T-1}
     grads = {  # sums over every step  [eq-lstm-bw-weights]
         "W_x": sum_outer_over_time(x, da),
