@@ -135,6 +135,68 @@ def scaling():
           f"fitted exponent in H (H >= 256): {slope_H:.2f} (2 expected for large H)")
 
 
+def load_lstm_core_at(rev):
+    """lstm_core as committed at git revision ``rev``, imported as a separate package."""
+    import importlib
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    tmp = Path(tempfile.mkdtemp(prefix="lstm_core_at_"))
+    tar = subprocess.run(["git", "-C", str(repo), "archive", rev, "lstm_core"],
+                         capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tmp)], input=tar, check=True)
+    name = "lstm_core_at_" + "".join(ch if ch.isalnum() else "_" for ch in rev)
+    (tmp / "lstm_core").rename(tmp / name)
+    sys.path.insert(0, str(tmp))
+    return importlib.import_module(name)
+
+
+def against(rev, repeats=21):
+    """forward+backward of the working tree's lstm_core vs the one at ``rev``, at SIZE, every
+    model and dtype: the two alternate call by call (the order flips every round), so a load
+    change on the machine hits both alike. Medians, quartiles, and the largest difference."""
+    import statistics
+    import time
+
+    import lstm_core as here
+    base = load_lstm_core_at(rev)
+    print(f"== interleaved: working tree vs {rev} at", SIZE, "==")
+    print("machine:", machine_line())
+    T, B, D, H = (SIZE[k] for k in "TBDH")
+    for model in ("lstm", "gru", "rnn"):
+        for dtype in (np.float64, np.float32):
+            rng = np.random.default_rng(0)
+            mods = {rev: getattr(base, model), "tree": getattr(here, model)}
+            params = mods["tree"].init_params(D, H, rng=rng, dtype=dtype)
+            x = rng.standard_normal((T, B, D)).astype(dtype)
+            dh = rng.standard_normal((T, B, H)).astype(dtype)
+
+            def run(m):
+                return m.backward(dh, m.forward(params, x)[1])
+
+            g_base, g_tree = run(mods[rev]), run(mods["tree"])
+            diff = max(float(np.max(np.abs(g_base.params[k] - g_tree.params[k]))) for k in g_tree.params)
+            times = {k: [] for k in mods}
+            for r in range(repeats):
+                for name in (list(mods) if r % 2 else list(mods)[::-1]):
+                    t0 = time.perf_counter()
+                    run(mods[name])
+                    times[name].append(time.perf_counter() - t0)
+            med = {k: statistics.median(v) for k, v in times.items()}
+            quart = {k: np.percentile(v, [25, 75]) * 1e3 for k, v in times.items()}
+            print(f"{model} {np.dtype(dtype).name}: " + "  ".join(
+                f"{k} {fmt_ms(med[k])} [{quart[k][0]:.1f}, {quart[k][1]:.1f}]" for k in mods)
+                + f"  tree/{rev} {med['tree'] / med[rev]:.3f}  max |grad diff| {diff:.1e}")
+
+
 if __name__ == "__main__":
-    main()
-    scaling()
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--against":
+        against(sys.argv[2])    # e.g. python bench/bench_bptt.py --against main
+    else:
+        main()
+        scaling()

@@ -100,6 +100,13 @@ def project_inputs(x, W_x, b):
     return (x.reshape(T * B, D) @ W_x + b).reshape(T, B, W_x.shape[1])
 
 
+def with_contiguous_transpose(W):
+    """W stored column-major (one copy per backward pass), so that the ``W.T`` the cells'
+    backward steps multiply by is a C-contiguous array, on which BLAS is faster than on
+    a transposed view. Same values (and array subclass); only the memory layout differs."""
+    return W.copy(order="F")
+
+
 def sum_outer_over_time(a, da):
     """sum_t a_t^T da_t for a (T, B, P) and da (T, B, Q), as one (P, Q) matmul."""
     return a.reshape(-1, a.shape[-1]).T @ da.reshape(-1, da.shape[-1])

@@ -35,6 +35,7 @@ from ._common import (
     project_inputs,
     sum_outer_over_time,
     uniform_init,
+    with_contiguous_transpose,
 )
 from .activations import sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
 
@@ -191,11 +192,12 @@ def backward(dh, cache):
     da_h = np.empty_like(da_x)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
+    W_h = with_contiguous_transpose(params["W_h"])
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + carry  # (eq-gru-bp-total)
         da_x[t], da_h[t], carry = cell_backward(
             dh_steps[t], h_prev_all[t], cache.r[t], cache.z[t], cache.n[t],
-            cache.m[t], params["W_h"], variant=variant,
+            cache.m[t], W_h, variant=variant,
         )
     n_slice = gate_slice("n", H)
     # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"

@@ -57,6 +57,7 @@ from ._common import (
     project_inputs,
     sum_outer_over_time,
     uniform_init,
+    with_contiguous_transpose,
 )
 from .activations import Activation, get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
 
@@ -174,7 +175,7 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=N
     dgates[:, gate_slice("o", H)] = dh_t * s                  # dL/do_t  [eq-lstm-bw-do]
     # two paths into c_t: through h_t = o * psi(c_t), and along the cell state from c_{t+1}
     dc = dc_next + dh_t * o * psi.grad_from_output(s)         # [eq-lstm-bw-dc]
-    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-lstm-peep-dc]
+    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-deep-peep-dc]
         dc = dc + dgates[:, gate_slice("o", H)] * sigmoid_grad_from_output(o) * peephole[2]
     dgates[:, gate_slice("i", H)] = dc * g                    # dL/di_t  [eq-lstm-bw-di]
     dgates[:, gate_slice("f", H)] = dc * c_prev               # dL/df_t  [eq-lstm-bw-df]
@@ -187,7 +188,7 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=N
         da[:, gate_slice("i", H)] -= dgates[:, gate_slice("f", H)] * sigmoid_grad_from_output(i)
         da[:, gate_slice("f", H)] = 0.0
     dc_prev = dc * f  # dL/dc_t * f_t, for step t-1  [eq-lstm-bw-dc]
-    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-lstm-peep-dcprev]
+    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-deep-peep-dcprev]
         dc_prev += da[:, gate_slice("i", H)] * peephole[0] + da[:, gate_slice("f", H)] * peephole[1]
     return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
 
@@ -303,6 +304,7 @@ def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
     dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
     c_prev = cache.c_prev
     peephole = _peephole_vectors(params, opts, H, h.dtype)
+    W_h = with_contiguous_transpose(params["W_h"])  # for the loop only
     da = np.empty_like(gates)
     dh_steps = np.empty_like(h)
     dc_steps = np.empty_like(h)
@@ -310,9 +312,10 @@ def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
     for t in range(T - 1, -1, -1):
         dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
         da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
-            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], params["W_h"],
+            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], W_h,
             psi=opts.psi, cell=opts.cell, peephole=peephole,
         )
+    del W_h  # the column-major copy is done with: free it before the copies below
     h_prev = cache.h_prev  # h_0, ..., h_{T-1}
     grads = {  # sums over every step  [eq-lstm-bw-weights]
         "W_x": sum_outer_over_time(x, da),

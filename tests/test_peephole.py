@@ -177,7 +177,7 @@ def test_peephole_shapes_and_unknown_keys():
     with pytest.raises(ValueError, match=r"unexpected \['p_g'\]"):
         lstm.forward({**params, "p_g": np.ones(H)}, np.ones((T, B, D)))
     # PyTorch's nn.LSTM has no peepholes: the converter refuses rather than dropping them
-    with pytest.raises(ValueError, match=r"unexpected \['p_f', 'p_i'\]"):
+    with pytest.raises(ValueError, match=r"nn.LSTM has no peephole connections; got \['p_f', 'p_i'\]"):
         interop.lstm_to_torch(params)
 
 
@@ -189,3 +189,21 @@ def test_chapter_4_traces_refuse_a_peephole_cache():
     for fn in (examples.backward_trace, examples.cell_path_gradient, examples.hidden_path_gradient):
         with pytest.raises(ValueError, match="without peephole connections"):
             fn(dh, cache)
+
+
+def test_peephole_cells_in_a_bidirectional_stack():
+    """stack passes peephole=True through to every layer and direction; FD on every peephole."""
+    from lstm_core import stack
+
+    rng = np.random.default_rng(21)
+    params = stack.init_params("lstm", 3, 4, 2, bidirectional=True, rng=rng, peephole=True)
+    x = rng.standard_normal((5, 2, 3))
+    w = rng.standard_normal((5, 2, 8))
+    g = stack.backward(w, stack.forward(params, x)[1])
+    for k, layer in enumerate(params.layers):
+        for d, cell in layer.items():
+            assert set(cell) == {"W_x", "W_h", "b", *lstm.PEEPHOLES}
+            for name in lstm.PEEPHOLES:
+                numeric = numerical_gradient(lambda: float(np.sum(w * stack.forward(params, x)[0])),
+                                             cell[name])
+                assert relative_error(g.params.layers[k][d][name], numeric) < 1e-8, (k, d, name)
