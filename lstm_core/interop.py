@@ -142,6 +142,9 @@ def _as_layers(params, cell, spec):
     for k, layer in enumerate(layers):
         for d, p in layer.items():
             where = "params" if len(layers) == 1 and len(layer) == 1 else f"layers[{k}][{d!r}]"
+            peep = sorted(set(p) & set(lstm.PEEPHOLES)) if isinstance(p, dict) else []
+            if cell == "lstm" and peep:
+                raise ValueError(f"{where}: nn.LSTM has no peephole connections; got {peep}")
             try:
                 check_model_params(p, spec, cell)
             except (ValueError, TypeError) as exc:

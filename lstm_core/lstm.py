@@ -175,7 +175,7 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=N
     dgates[:, gate_slice("o", H)] = dh_t * s                  # dL/do_t  [eq-lstm-bw-do]
     # two paths into c_t: through h_t = o * psi(c_t), and along the cell state from c_{t+1}
     dc = dc_next + dh_t * o * psi.grad_from_output(s)         # [eq-lstm-bw-dc]
-    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-lstm-peep-dc]
+    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-deep-peep-dc]
         dc = dc + dgates[:, gate_slice("o", H)] * sigmoid_grad_from_output(o) * peephole[2]
     dgates[:, gate_slice("i", H)] = dc * g                    # dL/di_t  [eq-lstm-bw-di]
     dgates[:, gate_slice("f", H)] = dc * c_prev               # dL/df_t  [eq-lstm-bw-df]
@@ -188,7 +188,7 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=N
         da[:, gate_slice("i", H)] -= dgates[:, gate_slice("f", H)] * sigmoid_grad_from_output(i)
         da[:, gate_slice("f", H)] = 0.0
     dc_prev = dc * f  # dL/dc_t * f_t, for step t-1  [eq-lstm-bw-dc]
-    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-lstm-peep-dcprev]
+    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-deep-peep-dcprev]
         dc_prev += da[:, gate_slice("i", H)] * peephole[0] + da[:, gate_slice("f", H)] * peephole[1]
     return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
 

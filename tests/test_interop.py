@@ -141,6 +141,10 @@ def test_stacks_torch_cannot_express_are_refused():
         interop.gru_to_torch(stack.init_params("gru", D, H, 2, rng=rng, variant="cho"))
     with pytest.raises(ValueError, match="expected lstm stack params, got a 'gru' stack"):
         interop.lstm_to_torch(stack.init_params("gru", D, H, 2, rng=rng))
+    with pytest.raises(ValueError, match=r"layers\[0\]\['forward'\]: nn.LSTM has no peephole connections"):
+        interop.lstm_to_torch(stack.init_params("lstm", D, H, 2, rng=rng, peephole=True))
+    with pytest.raises(ValueError, match=r"^params: nn.LSTM has no peephole connections; got \['p_i', 'p_o'\]"):
+        interop.lstm_to_torch(lstm.init_params(D, H, rng=rng, peephole="io"))
     sd = _torch_stack_state_dict(4, 2, True, rng)
     del sd["bias_hh_l1_reverse"]
     with pytest.raises(ValueError, match=r"must have key 'bias_hh_l1_reverse' \(num_layers=2, bidirectional=True\)"):

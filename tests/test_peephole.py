@@ -177,7 +177,7 @@ def test_peephole_shapes_and_unknown_keys():
     with pytest.raises(ValueError, match=r"unexpected \['p_g'\]"):
         lstm.forward({**params, "p_g": np.ones(H)}, np.ones((T, B, D)))
     # PyTorch's nn.LSTM has no peepholes: the converter refuses rather than dropping them
-    with pytest.raises(ValueError, match=r"unexpected \['p_f', 'p_i'\]"):
+    with pytest.raises(ValueError, match=r"nn.LSTM has no peephole connections; got \['p_f', 'p_i'\]"):
         interop.lstm_to_torch(params)
 
 

@@ -12,7 +12,7 @@ from lstm_core.gradcheck import check_gradients, numerical_gradient, relative_er
 
 T, B, D, H = 5, 2, 3, 4
 CASES = [("rnn", {}), ("lstm", {}), ("lstm", {"forget_bias": 0.5, "output_activation": "identity"}),
-         ("gru", {}), ("gru", {"variant": "cho"})]
+         ("lstm", {"peephole": True}), ("gru", {}), ("gru", {"variant": "cho"})]
 
 
 def _problem(cell, num_layers, bidirectional, seed, **options):
@@ -50,7 +50,8 @@ def test_three_layer_bidirectional_stack_matches_finite_differences(cell, option
     g = _grads(params, data, w)
     arrays = dict(params.arrays())
     analytic = dict(g.params.arrays())
-    assert len(arrays) == 3 * 2 * (4 if cell == "gru" else 3)
+    per_cell = 4 if cell == "gru" else 3 + (3 if options.get("peephole") else 0)
+    assert len(arrays) == 3 * 2 * per_cell
     for name in ("x", "h0") + (("c0",) if cell == "lstm" else ()):
         arrays[name] = data[name]
         analytic[name] = {"x": g.dx, "h0": g.dh0, "c0": g.dc0}[name]
