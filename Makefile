@@ -13,7 +13,7 @@ BOOK_OUT ?= .
 # Jupyter refuses to start as root unless told (Docker, CI boxes).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: book book-only pdf pdf-only test lint live bench clean venv
+.PHONY: book book-only pdf pdf-only test lint live edit bench clean venv
 .DELETE_ON_ERROR:
 
 venv: $(STAMP)
@@ -60,11 +60,33 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -W error tests
 
-# JupyterLab opens book/*.md as notebooks via jupytext (settings in jupyterlab-settings/).
-live: $(STAMP)
-	mkdir -p $(VENV)/share/jupyter/lab/settings
-	cp jupyterlab-settings/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
-	$(BIN)/jupyter lab $(ALLOW_ROOT) book/
+# `make live`: JupyterLab on the reader's notebooks of the book build (MyST converted to plain
+# Markdown, references, citations and computed numbers resolved, package source listed; see
+# book/_ext/reader_notebooks.py), copied to _build/live/ (each run refreshes the copies there).
+# The book is rebuilt first when a chapter, the package or the build changed since the last one.
+# LAB_ARGS passes options to JupyterLab (e.g. LAB_ARGS="--no-browser --port=8899").
+LIVE_DIR      := _build/live
+READER_ZIP    := $(BOOK_OUT)/_build/html/notebooks/lstm-by-hand-notebooks.zip
+BOOK_INPUTS   := $(wildcard _config.yml _toc.yml book/*.md book/*.bib book/_ext/*.py \
+                   lstm_core/*.py lstm_core/*/*)
+LAB_SETTINGS   = $(shell $(BIN)/python -c "import sys; print(sys.prefix)")/share/jupyter/lab/settings
+LAB_ARGS      ?=
+
+$(READER_ZIP): $(BOOK_INPUTS)
+	@$(MAKE) --no-print-directory book-only
+
+live: $(STAMP) $(READER_ZIP)
+	mkdir -p "$(LAB_SETTINGS)" $(LIVE_DIR)
+	cp jupyterlab-settings/overrides.json "$(LAB_SETTINGS)/overrides.json"
+	cp $(dir $(READER_ZIP))*.ipynb $(LIVE_DIR)/
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) $(LIVE_DIR)
+
+# `make edit`: the chapters' sources (book/*.md) opened as notebooks through jupytext, for
+# authors: what you save is the MyST source the book is built from.
+edit: $(STAMP)
+	mkdir -p "$(LAB_SETTINGS)"
+	cp jupyterlab-settings/overrides.json "$(LAB_SETTINGS)/overrides.json"
+	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) book/
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

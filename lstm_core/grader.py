@@ -109,7 +109,13 @@ def _battery(model, options, with_dc_last):
     """The main problems (the verdict) and the probes used only for the diagnosis."""
     rng = np.random.default_rng(SEED)
     m = MODELS[model]
-    params = m.init_params(D, H, rng=rng)
+    options = dict(options)
+    init = {}
+    if "peephole" in options:   # an option of init_params: which peephole vectors exist
+        if model != "lstm":
+            raise ValueError(f"peephole is an option of the LSTM only, got model={model!r}")
+        init["peephole"] = options.pop("peephole")
+    params = m.init_params(D, H, rng=rng, **init)
     x = rng.standard_normal((T, B, D))
     h0 = 0.5 * rng.standard_normal((B, H))
     c0 = 0.5 * rng.standard_normal((B, H)) if model == "lstm" else None
@@ -148,26 +154,31 @@ class _Failure(Exception):
     """``fn`` did something the grader cannot grade; the message says what."""
 
 
-def _array_names(model):
-    """The parameter names (as the params dicts use them), then dx, dh0 (and dc0)."""
-    params = tuple(MODELS[model].param_spec(1, 1))
-    return params + (("dx", "dh0", "dc0") if model == "lstm" else ("dx", "dh0"))
+def _array_names(model, params):
+    """The parameter names (the keys of ``params``), then dx, dh0 (and dc0)."""
+    return tuple(params) + (("dx", "dh0", "dc0") if model == "lstm" else ("dx", "dh0"))
+
+
+def _spec(model, D_, H_, keys):
+    """The model's param_spec for the parameters in ``keys`` (the LSTM's peepholes included)."""
+    if model == "lstm":
+        return lstm.param_spec(D_, H_, tuple(k for k in lstm.PEEPHOLES if k in keys))
+    return MODELS[model].param_spec(D_, H_)
 
 
 def _expected_shapes(model, problem):
     """{array name: (shape, letters)} for the gradients of ``problem``."""
     Tp, Bp, Dp = problem.x.shape
     Hp = problem.h0.shape[1]
-    shapes = dict(MODELS[model].param_spec(Dp, Hp))
+    shapes = dict(_spec(model, Dp, Hp, problem.params))
     shapes.update({"dx": ((Tp, Bp, Dp), "T, B, D"), "dh0": ((Bp, Hp), "B, H")})
     if model == "lstm":
         shapes["dc0"] = ((Bp, Hp), "B, H")
     return shapes
 
 
-def _unpack(out, model):
+def _unpack(out, model, param_keys):
     """{array name: value or None (not returned)} from a Gradients-like object or a dict."""
-    param_keys = tuple(MODELS[model].param_spec(1, 1))
     if isinstance(out, dict) and "params" not in out and set(out) == set(param_keys):
         params, rest = out, {}                      # only the parameter gradients
     elif isinstance(out, dict) and "params" in out:
@@ -187,7 +198,7 @@ def _unpack(out, model):
         raise _Failure(f"returned params with keys {sorted(params)}; expected the keys of the "
                        f"params dict, {list(param_keys)}")
     got = dict(params)
-    for k in _array_names(model)[len(param_keys):]:
+    for k in _array_names(model, param_keys)[len(param_keys):]:
         got[k] = rest.get(k)
     return got
 
@@ -239,7 +250,7 @@ class _Runner:
         if caught:
             w = caught[0]
             raise _Failure(f"emitted {w.category.__name__}: {w.message} (problem: {problem.label})")
-        got = _unpack(out, self.model)
+        got = _unpack(out, self.model, tuple(problem.params))
         _check_arrays(got, self.model, problem)
         return got
 
@@ -259,7 +270,7 @@ _REFERENCE_CHECKED: dict = {}
 
 def _confirm_reference(model, problem):
     """Max relative error of the package's backward against central differences (cached)."""
-    key = (model, tuple(sorted(problem.options.items())))
+    key = (model, tuple(problem.params), tuple(sorted(problem.options.items())))
     if key not in _REFERENCE_CHECKED:
         params = {k: v.copy() for k, v in problem.params.items()}
         x, h0 = problem.x.copy(), problem.h0.copy()
@@ -287,7 +298,7 @@ def _rel(a, r, floor=0.0):
 
 def _blocks(model, name):
     """{block: slice of the last axis} for a parameter gradient; {"": ...} for the others."""
-    if name.startswith("d") or model == "rnn":
+    if name not in ("W_x", "W_h", "b", "b_x", "b_h") or model == "rnn":
         return {"": slice(None)}
     return {g: MODELS[model].gate_slice(g, H) for g in BLOCKS[model]}
 
@@ -410,48 +421,62 @@ class Report:
         return text
 
     def _rows(self):
+        """(array, verdict, wrong blocks, first wrong step) per array; only two columns if ok."""
         for v in self.arrays.values():
             if v.ok is None:
-                yield v.name, "not returned", "", ""
+                row = (v.name, "not returned", "", "")
             elif v.ok:
-                yield v.name, "ok", "", ""
+                row = (v.name, "ok", "", "")
             else:
-                blocks = ", ".join(v.blocks) if v.blocks else "all"
-                if list(_blocks(self.model, v.name)) == [""]:
-                    blocks = "-"
+                blocks = "-" if list(_blocks(self.model, v.name)) == [""] else \
+                    ", ".join(v.blocks) or "all"
+                factor = f" (x{v.factor:.3g})" if v.factor is not None else ""
                 first = "" if v.first_step is None else str(v.first_step)
-                yield v.name, "wrong" + (f" (x{v.factor:.3g})" if v.factor is not None else ""), \
-                    blocks, first
+                row = (v.name, "wrong" + factor, blocks, first)
+            yield row[:2] if self.ok else row
+
+    def _headers(self):
+        return ("array", "verdict") if self.ok else \
+            ("array", "verdict", "wrong blocks", "first wrong step")
+
+    def _title(self):
+        return "All right" if self.ok else "Could not grade" if self.failure else "Wrong"
+
+    def _steps_note(self):
+        if any(v.steps for v in self.arrays.values()):
+            return f" Steps are numbered 0-{T - 1}; the backward pass reaches step {T - 1} first."
+        return ""
 
     def _repr_markdown_(self):
-        head = f"**{'All right' if self.ok else 'Could not grade' if self.failure else 'Wrong'}**" \
-               f": `{self._call()}`\n\n"
+        head = f"**{self._title()}**: `{self._call()}`\n\n"
         if self.failure is not None:
             return head + f"{self.fn_name} {self.failure}.\n"
-        lines = ["| array | verdict | wrong block(s) | first wrong step |", "|---|---|---|---|"]
-        lines += [f"| `{a}` | {v} | {b} | {s} |" for a, v, b, s in self._rows()]
+        cols = self._headers()
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| `" + row[0] + "` | " + " | ".join(row[1:]) + " |" for row in self._rows()]
         notes = "".join(f"\n\n{f.text}" for f in self.findings)
-        return head + "\n".join(lines) + notes + f"\n\nProblems: {self.battery}.\n"
+        return head + "\n".join(lines) + notes + \
+            f"\n\nProblems: {self.battery}.{self._steps_note()}\n"
 
     def _repr_html_(self):
         e = html.escape
         color = "#1a7f37" if self.ok else "#cf222e"
-        title = "All right" if self.ok else "Could not grade" if self.failure else "Wrong"
-        out = [f'<div class="lstm-core-grader"><p><strong style="color:{color}">{title}</strong>: '
-               f"<code>{e(self._call())}</code></p>"]
+        out = [f'<div class="lstm-core-grader"><p><strong style="color:{color}">'
+               f"{self._title()}</strong>: <code>{e(self._call())}</code></p>"]
         if self.failure is not None:
             out.append(f"<p>{e(self.fn_name)} {e(self.failure)}.</p></div>")
             return "".join(out)
-        out.append("<table><thead><tr><th>array</th><th>verdict</th><th>wrong block(s)</th>"
-                   "<th>first wrong step</th></tr></thead><tbody>")
-        for a, v, b, s in self._rows():
+        out.append('<table class="table"><thead><tr>'
+                   + "".join(f"<th>{c}</th>" for c in self._headers()) + "</tr></thead><tbody>")
+        for row in self._rows():
+            v = row[1]
             c = "#1a7f37" if v == "ok" else "#cf222e" if v.startswith("wrong") else "inherit"
-            out.append(f"<tr><td><code>{e(a)}</code></td><td style=\"color:{c}\">{e(v)}</td>"
-                       f"<td>{e(b)}</td><td>{e(s)}</td></tr>")
+            out.append(f"<tr><td><code>{e(row[0])}</code></td><td style=\"color:{c}\">{e(v)}</td>"
+                       + "".join(f"<td>{e(x)}</td>" for x in row[2:]) + "</tr>")
         out.append("</tbody></table>")
         out += [f"<p>{e(f.text)}</p>" for f in self.findings]
-        out.append(f"<p><small>Problems: {e(self.battery)}. Steps are numbered 0 .. T-1; the "
-                   f"backward pass reaches T-1 first.</small></p></div>")
+        out.append(f"<p><small>Problems: {e(self.battery)}.{e(self._steps_note())}</small></p>"
+                   "</div>")
         return "".join(out)
 
 
@@ -498,7 +523,9 @@ def check_backward(fn, model="lstm", **options):
 
     ``options`` are the model's forward options (``activation=`` for the RNN;
     ``forget_bias=``, ``output_activation=``, ``cell=`` for the LSTM;
-    ``variant=`` for the GRU); the forward passes use them and ``fn`` is graded
+    ``variant=`` for the GRU), and for the LSTM ``peephole=`` as
+    :func:`lstm_core.lstm.init_params` takes it (the peephole vectors are then
+    graded too); the forward passes use them and ``fn`` is graded
     against the package's backward of that forward pass. ``fn(dh, cache)``
     (or ``fn(dh, cache, dc_last)`` for an LSTM backward that takes it) returns
     what the package's backward returns: a :class:`lstm_core.Gradients`, or a
@@ -527,7 +554,7 @@ def check_backward(fn, model="lstm", **options):
     except _Failure as f:
         return Report(name, model, options, {}, (), str(f), battery)
     refs = [_reference(model, p) for p in main]
-    names = _array_names(model)
+    names = _array_names(model, main[0].params)
     arrays = {}
     for k in names:
         if got[0][k] is None:
@@ -556,6 +583,9 @@ def _battery_words(model, main, ref_err):
     text = (f"T = {T} (loss at every step, and at the last step only) and T = 1, B = {B}, "
             f"D = {D}, H = {H}, random non-zero h0{', c0' if model == 'lstm' else ''}, "
             f"float64, seed {SEED}")
+    peepholes = [k for k in main[0].params if k in lstm.PEEPHOLES]
+    if peepholes:
+        text += f", peepholes {', '.join(peepholes)}"
     if extras:
         text += "; also " + " and ".join(extras)
     return text + (f"; reference lstm_core.{model}.backward, which agrees with central "
@@ -612,7 +642,7 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
     one_got, one_ref = got[2], refs[2]
     one_wrong = {k for k in wrong if one_got[k] is not None
                  and max(_block_errors(model, k, one_got[k], one_ref[k]).values()) > TOL}
-    param_names = tuple(MODELS[model].param_spec(1, 1))
+    param_names = tuple(main[0].params)
     bias_names = [k for k in param_names if k.startswith("b")]
 
     # (a) a bias block that is another block's gradient
@@ -625,7 +655,7 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
                 yield Finding("bias_from_other_gate",
                               f"Diagnosis: the gradient of {k}'s block {blk} equals the right "
                               f"gradient of block {other}: a bias gradient summed from another "
-                              f"gate's delta, errata bug 'bias_from_other_gate' "
+                              f"gate's delta, the errata appendix's 'bias_from_other_gate' "
                               f"({errata.BUGS['bias_from_other_gate']}).")
                 return
 
@@ -642,9 +672,9 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
             last_only.append(k)
     for k in last_only:
         bug = "input_weights_last_step" if k == "W_x" else None
-        name = "errata bug 'input_weights_last_step' " \
+        name = "the errata appendix's 'input_weights_last_step' " \
                f"({errata.BUGS['input_weights_last_step']})" if bug else \
-            "the slip of errata bug 'input_weights_last_step', here in " + k
+            "the slip of the errata appendix's 'input_weights_last_step', here in " + k
         yield Finding(bug, f"Diagnosis: {k} equals the contribution of the last step alone; "
                            f"the per-step terms x_t^T da_t (or h_(t-1)^T da_t) are assigned, "
                            f"not summed over t: {name}.")
@@ -657,26 +687,28 @@ def _diagnose(run, model, main, probes, got, refs, arrays):
         return
 
     # cell-level findings (the single step is already wrong)
-    if model == "gru":
-        yield from _gru_findings(run, model, probes, one_got, one_ref, arrays)
-    yield from _recurrent_weight_findings(run, model, probes["rank_one"], one_wrong)
-    yield from _scaled_block_findings(arrays, param_names)
+    found = list(_gru_findings(run, model, probes, one_got, one_ref, arrays)) if model == "gru" \
+        else []
+    found += _recurrent_weight_findings(run, model, probes["rank_one"], one_wrong)
+    yield from found or _block_findings(arrays, param_names)
 
 
-def _scaled_block_findings(arrays, param_names):
-    """The same blocks, scaled by the same factor, in every wrong parameter gradient."""
+def _block_findings(arrays, param_names):
+    """Where the error starts: the same blocks (and factor) in every wrong parameter gradient."""
     wrong = [arrays[k] for k in param_names if arrays[k].ok is False]
-    if not wrong or any(v.factor is None or not v.blocks for v in wrong):
+    if not wrong or not wrong[0].blocks or any(v.blocks != wrong[0].blocks for v in wrong):
         return
     blocks, factor = wrong[0].blocks, wrong[0].factor
-    if all(v.blocks == blocks and abs(v.factor - factor) <= 1e-6 * max(1, abs(factor))
-           for v in wrong):
-        b = ", ".join(blocks)
-        yield Finding(None, f"Diagnosis: at the last step, block{'s' if len(blocks) > 1 else ''} "
-                            f"{b} of {_join(v.name for v in wrong)} alike "
-                            f"{'is' if len(blocks) == 1 else 'are'} {_factor_words(factor)}: "
-                            f"the error is in the delta of gate {b} itself, before it is summed "
-                            f"into the weights.")
+    same_factor = factor is not None and all(
+        v.factor is not None and abs(v.factor - factor) <= 1e-6 * max(1, abs(factor))
+        for v in wrong)
+    b, plural = ", ".join(blocks), len(blocks) > 1
+    how = f" ({_factor_words(factor)} in each)" if same_factor else ""
+    yield Finding(None, f"Diagnosis: at the last step {_join(v.name for v in wrong)} "
+                        f"{'is' if len(wrong) == 1 else 'are'} wrong "
+                        f"only in block{'s' if plural else ''} {b}{how}: the error starts in the "
+                        f"delta of gate{'s' if plural else ''} {b}, and the other arrays and the "
+                        f"earlier steps inherit it.")
 
 
 def _carry_findings(run, model, every):
@@ -729,7 +761,7 @@ def _carry_findings(run, model, every):
         if abs(k) < 1e-6:
             yield Finding(bug, f"Diagnosis: the {state}-state gradient carried back from step "
                                f"t+1 never reaches step t (fitted factor 0): dL/d{letter}_t is "
-                               f"{words}, errata bug '{bug}' ({errata.BUGS[bug]}).")
+                               f"{words}, the errata appendix's '{bug}' ({errata.BUGS[bug]}).")
         elif abs(k - 1) > 1e-6:
             yield Finding(None, f"Diagnosis: the {state}-state gradient carried back from step "
                                 f"t+1 arrives multiplied by {k:.3g} (it should arrive "

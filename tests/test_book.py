@@ -170,20 +170,83 @@ def test_ipynb_downloads_exist(build_log, name):
     import nbformat
 
     executed = HTML / "_sources" / "book" / f"{name}.ipynb"
-    clean = HTML / "notebooks" / f"{name}.ipynb"
-    for path in (executed, clean):
+    reader = HTML / "notebooks" / f"{name}.ipynb"
+    for path in (executed, reader):
         assert path.is_file(), path
         nbformat.validate(nbformat.read(path, as_version=4))
     ran = nbformat.read(executed, as_version=4)
     assert any(c.get("outputs") for c in ran.cells if c.cell_type == "code")
-    plain = nbformat.read(clean, as_version=4)
+    plain = nbformat.read(reader, as_version=4)
     assert "import lstm_core" in plain.cells[0].source
-    assert not any(c.get("outputs") for c in plain.cells if c.cell_type == "code")
+    # only the cells that show package source keep their output (the listing)
+    for cell in plain.cells:
+        if cell.cell_type == "code" and cell.get("outputs"):
+            assert "show_source(" in cell.source, cell.source[:200]
     page = _page(f"book/{name}").read_text(encoding="utf-8")
     assert f"_sources/book/{name}.ipynb" in page
     assert f"notebooks/{name}.ipynb" in page
+    assert "notebooks/lstm-by-hand-notebooks.zip" in page
     # nothing is written into the sources
     assert not (BOOK / f"{name}.ipynb").exists()
+
+
+def test_notebook_zip_holds_every_chapter(build_log):
+    import zipfile
+
+    with zipfile.ZipFile(HTML / "notebooks" / "lstm-by-hand-notebooks.zip") as zf:
+        names = sorted(zf.namelist())
+        assert names == sorted(f"lstm-by-hand/{n}.ipynb" for n in NOTEBOOK_CHAPTERS)
+        for n in NOTEBOOK_CHAPTERS:
+            assert zf.read(f"lstm-by-hand/{n}.ipynb") == (HTML / "notebooks" / f"{n}.ipynb").read_bytes()
+
+
+def test_site_publishes_the_package_wheel(build_log):
+    import zipfile
+
+    (wheel,) = (HTML / "_static" / "wheels").glob("lstm_core-*-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    package = ROOT / "lstm_core"
+    expected = {p.relative_to(ROOT).as_posix() for p in package.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"}
+    assert expected <= names, sorted(expected - names)
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    with zipfile.ZipFile(wheel) as zf:
+        text = zf.read(metadata).decode()
+    assert 'Provides-Extra: book' in text
+
+
+# raw MyST that must not reach a reader: roles, directives, labels, glue, unresolved refs
+RAW_MYST = re.compile(r"\{[a-z]+(?::[a-z]+)?\}`|^\s*\([\w-]+\)=\s*$|^\s*:::|^\s*```\{|\{glue"
+                      r"|^\s*:(?:label|class|tags):|\?\?", re.M)
+
+
+@pytest.mark.parametrize("name", NOTEBOOK_CHAPTERS)
+def test_reader_notebooks_are_plain_markdown(build_log, name):
+    """The reader's notebook: no MyST left, equations numbered as on the site, every exercise
+    numbered with its solution collapsed, every citation as author-year text."""
+    import nbformat
+
+    source = (BOOK / f"{name}.md").read_text(encoding="utf-8")
+    nb = nbformat.read(HTML / "notebooks" / f"{name}.ipynb", as_version=4)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    prose = re.sub(r"^(`{3,}|~{3,}).*?^\1\s*$", "", markdown, flags=re.M | re.S)  # not in code
+    raw = [m.group(0) for m in RAW_MYST.finditer(prose)]
+    assert not raw, raw[:10]
+    labels = re.findall(r"\$\$ \((eq-[\w-]+)\)\s*$", source, flags=re.M)
+    site = _soup(_page(f"book/{name}"))
+    for label in labels:
+        eqno = site.find(id=f"equation-{label}").find(class_="eqno").get_text(strip=True)
+        assert f"\\tag{{{eqno.rstrip('#').strip('()')}}}" in markdown, label
+    exercises = len(re.findall(r"^:::\{exercise\}", source, flags=re.M))
+    assert len(re.findall(r"^\*\*Exercise [A-Z\d]+(?:\.\d+)?\*\*", markdown, flags=re.M)) == exercises
+    solutions = len(re.findall(r"^(?::::\{solution\}|```\{solution-start\})", source, flags=re.M))
+    assert len(re.findall(r"<summary>Solution to Exercise [A-Z\d]+(?:\.\d+)?</summary>", markdown)) \
+        == solutions
+    assert markdown.count("<details>") == markdown.count("</details>")
+    if re.search(r"\{cite:[pt]\}", source):
+        assert re.search(r"[A-Z]\w+(?: et al\.| & \w+)?,? \(?\[?\d{4}", markdown)
+        assert nb.cells[-1].source.startswith("## References")
 
 
 def test_static_explorer_responds_in_a_browser(build_log):
@@ -252,3 +315,119 @@ def test_no_markdown_table_is_left_unrendered(build_log, docname):
         tag.decompose()
     leftovers = re.findall(r"\|\s*(?:—|–|---)\s*\|", soup.get_text())
     assert not leftovers, f"{docname}: raw Markdown table text in the page"
+
+
+# ----------------------------------------------------------------------------- public addresses
+
+PLACEHOLDERS = ("OWNER", "example.org", "TODO(publisher)")
+
+
+def _built_text_files():
+    """Every page and notebook of the site (MathJax's own files excluded)."""
+    for path in sorted(HTML.rglob("*")):
+        if path.suffix in {".html", ".ipynb", ".txt", ".js", ".json"} and path.is_file() \
+                and "mathjax" not in path.relative_to(HTML).parts:
+            yield path
+
+
+def test_no_placeholder_address_reaches_the_site(build_log):
+    found = [(str(p.relative_to(HTML)), word) for p in _built_text_files()
+             for word in PLACEHOLDERS if word in p.read_text(encoding="utf-8", errors="replace")]
+    assert not found, found
+
+
+def test_only_known_addresses_are_rendered(build_log):
+    """With LSTM_BOOK_REPO / LSTM_BOOK_URL unset (and _config.yml's left empty) nothing that
+    needs them is rendered; when set, the repository button points at the repository."""
+    import os
+
+    repo = os.environ.get("LSTM_BOOK_REPO", "").rstrip("/")
+    site = os.environ.get("LSTM_BOOK_URL", "")
+    for docname in PAGES:
+        soup = _soup(_page(docname))
+        buttons = soup.select(".article-header-buttons a[href], .header-article-items a[href]")
+        hrefs = [a["href"] for a in buttons]
+        launch = [h for h in hrefs if "mybinder" in h or "/hub/" in h or "colab" in h]
+        repo_links = [h for h in hrefs if "github.com" in h or "gitlab" in h]
+        if repo:
+            assert any(h.startswith(repo) for h in repo_links), (docname, hrefs)
+        else:
+            assert not launch and not repo_links, (docname, hrefs)
+    for name in NOTEBOOK_CHAPTERS:
+        text = (HTML / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8")
+        assert ("%pip install" in text) == bool(site), name
+
+
+# ----------------------------------------------------------------------------- math, offline
+
+_MATH_STATE_JS = """
+const done = arguments[arguments.length - 1];
+const report = () => {
+  const maths = Array.from(document.querySelectorAll('.math'));
+  const body = document.body.cloneNode(true);
+  body.querySelectorAll('pre, code, script, style, textarea, mjx-assistive-mml')
+      .forEach(e => e.remove());
+  done({
+    mathjax: !!window.MathJax,
+    src: Array.from(document.scripts).map(s => s.src).filter(s => /mathjax/i.test(s)),
+    maths: maths.length,
+    typeset: maths.filter(e => e.querySelector('mjx-container')).length,
+    containers: document.querySelectorAll('mjx-container').length,
+    errors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+    text: body.textContent,
+    resources: performance.getEntriesByType('resource').map(e => e.name),
+  });
+};
+if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+  MathJax.startup.promise.then(report, e => done({failed: String(e)}));
+} else { report(); }
+"""
+
+
+def _math_state(driver, where) -> dict:
+    import browser
+
+    browser.open_page(driver, where)
+    driver.set_script_timeout(60)
+    return driver.execute_async_script(_MATH_STATE_JS)
+
+
+def _assert_math_typeset(state: dict, where, origin: str) -> None:
+    assert "failed" not in state, (where, state)
+    assert state["typeset"] == state["maths"], (where, state["typeset"], state["maths"])
+    assert state["errors"] == 0, where
+    if state["maths"]:
+        assert state["src"] and all(s.startswith(origin) for s in state["src"]), state["src"]
+    raw = re.findall(r".{0,30}(?:\\\(|\\\[|\$\$).{0,30}", state["text"])
+    assert not raw, (where, raw[:5])
+    outside = [u for u in state["resources"] if not u.startswith(origin)]
+    assert not outside, (where, outside)
+
+
+def test_math_is_typeset_offline(build_log):
+    """Every page, opened from disk with every non-file: request blocked, typesets all its
+    formulas with the site's own MathJax, shows no MathJax error and no raw TeX."""
+    import browser
+
+    with browser.chromium(width=1200, height=1000) as driver:
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs",
+                               {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
+        total = 0
+        for docname in PAGES:
+            state = _math_state(driver, _page(docname))
+            _assert_math_typeset(state, docname, "file:")
+            total += state["maths"]
+        assert total > 500, total  # the book has formulas on most pages
+
+
+def test_math_is_typeset_over_http(build_log):
+    """The same site served over http (loopback) loads MathJax from itself, nothing else."""
+    import browser
+    from conftest import serve
+
+    heaviest = max(PAGES, key=lambda d: _page(d).read_text(encoding="utf-8").count('class="math'))
+    with serve(HTML) as url, browser.chromium(width=1200, height=1000) as driver:
+        state = _math_state(driver, f"{url}{heaviest}.html")
+        assert state["maths"] > 100, heaviest
+        _assert_math_typeset(state, heaviest, url)

@@ -13,7 +13,7 @@ import pytest
 from lstm_core import Gradients, errata, gru, lstm, rnn
 from lstm_core.grader import KNOWN_BUGS, check_backward
 from lstm_core._common import sum_outer_over_time
-from models import CONFIGS
+from models import CONFIGS, PEEPHOLE_CONFIGS
 
 MODEL_NAMES = {rnn: "rnn", lstm: "lstm", gru: "gru"}
 
@@ -67,6 +67,8 @@ def reader_lstm(slip=None):
         h_prev = np.concatenate([field(cache, "h0")[None], h[:-1]])
         if slip == "h_t":
             h_prev = h                                   # off by one: h_t for h_(t-1)
+        if slip == "h0_zero":
+            h_prev[0] = 0.0                              # the zero-state habit: h_0 ignored
         da = np.empty_like(gates)
         dh_carry = np.zeros((B, H))
         dc_carry = np.zeros((B, H)) if dc_last is None else dc_last
@@ -139,6 +141,25 @@ def test_package_backward_passes_every_model_and_option(config):
     assert report.ok, str(report)
     assert report.wrong == set() and report.bugs == () and report.unchecked == set()
     assert "all right" in str(report)
+
+
+@pytest.mark.parametrize("config", PEEPHOLE_CONFIGS, ids=str)
+def test_package_backward_passes_with_peepholes(config):
+    report = check_backward(lstm.backward, "lstm", **config.kwargs, **config.init_kwargs)
+    assert report.ok, str(report)
+    assert {"p_i", "p_o"} & set(report.arrays)    # the peephole gradients are graded too
+
+
+def test_dropped_peephole_terms_are_caught():
+    def without_peephole_terms(dh, cache, dc_last=None):
+        def step(*args, peephole, **kwargs):  # the step as if there were no peepholes
+            return lstm.cell_backward(*args, peephole=None, **kwargs)
+        return lstm.backward(dh, cache, dc_last, cell_backward=step)
+    r = check_backward(without_peephole_terms, "lstm", peephole=True)
+    assert {"p_i", "p_f", "p_o", "W_x", "dc0"} <= r.wrong
+    assert r.arrays["W_x"].blocks == ("i", "f", "g")   # at the last step: only what c_t feeds
+    with pytest.raises(ValueError, match="peephole is an option of the LSTM only"):
+        check_backward(gru.backward, "gru", peephole=True)
 
 
 @pytest.mark.parametrize("model, reader, options", [
@@ -223,6 +244,16 @@ def test_off_by_one_in_h_prev_is_caught_in_W_h_only(model, reader):
     r = check_backward(reader("h_t"), model)
     assert r.wrong == {"W_h"} and r.arrays["W_h"].blocks == ()
     assert r.bugs == ("h_prev_off_by_one",), str(r)
+
+
+def test_zero_initial_state_in_W_h_is_caught():
+    r = check_backward(reader_lstm("h0_zero"), "lstm")
+    assert r.wrong == {"W_h"} and r.bugs == ("h0_ignored",), str(r)
+
+
+def test_report_is_deterministic():
+    bug = errata.backward_with("no_recurrent_dh")
+    assert str(check_backward(bug, "lstm")) == str(check_backward(bug, "lstm"))
 
 
 def test_known_bug_names_are_documented():
@@ -328,3 +359,6 @@ def test_report_renders_a_table_per_array():
     assert "| `b` | wrong | f | 4 |" in md
     text = str(r)
     assert len(text) < 900 and "\n" not in text
+    green = check_backward(lstm.backward, "lstm")
+    assert "first wrong step" not in green._repr_html_() and "All right" in green._repr_html_()
+    assert "| `dc0` | ok |" in green._repr_markdown_()

@@ -19,6 +19,13 @@ from pathlib import Path
 KEY_FILE = "lstm_core-inputs.sha256"
 
 
+# Local extensions that only act on the finished build (pages, notebooks written afterwards):
+# editing them cannot change what a chapter computes, so they are left out of the digest and
+# do not force every chapter to run again.
+AFTER_EXECUTION = {"offline_math.py", "public_urls.py", "reader_notebooks.py",
+                   "appendix_numbers.py", "bib_author_year.py"}
+
+
 def inputs_digest(repo_root: Path) -> str:
     """sha256 over the relative path and bytes of every input file, in sorted order."""
     import lstm_core
@@ -31,6 +38,8 @@ def inputs_digest(repo_root: Path) -> str:
         if not root.exists():
             continue
         for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            if root.name == "_ext" and path.name in AFTER_EXECUTION:
+                continue
             h.update(str(path.relative_to(root.parent)).encode())
             h.update(b"\0")
             h.update(path.read_bytes())
@@ -54,7 +63,11 @@ def refresh_cache(cache_dir: Path, digest: str) -> bool:
 def _on_config_inited(app, config) -> None:
     if config.nb_execution_mode != "cache":
         return
-    cache_dir = Path(config.nb_execution_cache_path or Path(app.outdir).parent / ".jupyter_cache")
+    if not config.nb_execution_cache_path:
+        # one cache per source tree, whatever the output directory (make BOOK_OUT=...): a
+        # second build of the same sources elsewhere reuses the executed notebooks
+        config.nb_execution_cache_path = str(Path(app.confdir) / "_build" / ".jupyter_cache")
+    cache_dir = Path(config.nb_execution_cache_path)
     if not cache_dir.is_absolute():
         cache_dir = Path(app.confdir) / cache_dir
     repo_root = Path(app.confdir)

@@ -127,9 +127,10 @@ class ChineseRuns(SphinxPostTransform):
             parent[i:i + 1] = pieces
 
 
-def _web_page(app, docname: str) -> str:
+def _web_page(app, docname: str) -> str | None:
+    """The chapter's web page, or None when the site's address is not set (public_urls.py)."""
     base = (app.config.html_baseurl or "").rstrip("/")
-    return f"{base}/{docname}.html" if base else f"{docname}.html"
+    return f"{base}/{docname}.html" if base else None
 
 
 def link_explorer_figures(app, doctree) -> None:
@@ -137,6 +138,8 @@ def link_explorer_figures(app, doctree) -> None:
     if app.builder.format != "latex":
         return
     url = _web_page(app, app.env.docname)
+    if url is None:  # no published site: no link that would lead nowhere
+        return
     for figure in doctree.findall(nodes.figure):
         if FIGURE_CLASS not in figure["classes"]:
             continue

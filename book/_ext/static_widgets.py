@@ -9,12 +9,9 @@ It does four things; the first two are the reason it exists.
    would be dead sliders in a page with no kernel behind it. In JupyterLab (``make live``) the
    variable is unset and the same cells build real widgets.
 
-2. Plain notebooks. The chapters are MyST Markdown files, which Colab and a bare Jupyter cannot
-   open. After an HTML build, every chapter is converted with jupytext to
-   ``_build/html/notebooks/<chapter>.ipynb`` (unexecuted, with a first cell that installs the
-   ``lstm_core`` package when it is missing), and the page's download menu gets a link to it.
-   (sphinx-book-theme separately copies the *executed* notebook to ``_sources/`` for its own
-   ``.ipynb`` download entry, because launch buttons are configured.)
+2. The executed notebook download. sphinx-book-theme offers ``_sources/<page>.ipynb`` only
+   when a launch button is configured; without a repository address there is none, so this
+   extension copies it. (The reader's notebooks are written by ``reader_notebooks.py``.)
 
 3. It lists each page script once (works around a duplicated ``const THEBE_JS_URL`` that made
    every page log a JavaScript error), and
@@ -28,7 +25,6 @@ import os
 from pathlib import Path
 
 ENV_FLAG = "LSTM_CORE_STATIC_WIDGETS"
-NOTEBOOK_DIR = "notebooks"
 
 # Set at import time so it is in place before the first kernel is started.
 os.environ[ENV_FLAG] = "1"
@@ -43,63 +39,23 @@ def _is_notebook(app, docname: str) -> bool:
     return "kernelspec" in app.env.metadata.get(docname, {})
 
 
-def _clean_name(docname: str) -> str:
-    return Path(docname).name + ".ipynb"
+def offer_executed_notebook(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context`` (before the theme's buttons): the executed .ipynb download.
 
-
-def _setup_cell_source(repo_url: str) -> str:
-    spec = f"git+{repo_url}" if repo_url else "lstm_core"
-    return (
-        "# Run this first outside the book's repository (e.g. on Colab): it installs the\n"
-        "# book's small numpy package `lstm_core` if it is not importable yet.\n"
-        "try:\n"
-        "    import lstm_core  # noqa: F401\n"
-        "except ImportError:\n"
-        f"    %pip install --quiet \"{spec}\" sympy ipywidgets matplotlib\n"
-    )
-
-
-def write_plain_notebooks(app, exception) -> None:
-    """``build-finished``: write one unexecuted .ipynb per chapter next to the HTML."""
-    if exception is not None or app.builder.format != "html":
-        return
-    import jupytext
-    from nbformat.v4 import new_code_cell
-
-    repo_url = app.config.html_theme_options.get("repository_url", "")
-    out_dir = Path(app.outdir) / NOTEBOOK_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: dict[str, str] = {}
-    for docname in sorted(app.env.found_docs):
-        if not _is_notebook(app, docname):
-            continue
-        name = _clean_name(docname)
-        if name in written:
-            raise RuntimeError(f"{docname} and {written[name]} would both be written as {name}")
-        written[name] = docname
-        nb = jupytext.read(app.env.doc2path(docname))
-        nb.metadata.pop("jupytext", None)
-        nb.cells.insert(0, new_code_cell(_setup_cell_source(repo_url), metadata={"tags": ["setup"]}))
-        jupytext.write(nb, out_dir / name, fmt="ipynb")
-
-
-def add_clean_notebook_link(app, pagename, templatename, context, doctree) -> None:
-    """``html-page-context`` (after the theme's buttons): link the plain notebook."""
+    sphinx-book-theme copies ``jupyter_execute/<page>.ipynb`` to ``_sources/`` for its download
+    menu only when a launch button is configured; without a repository there is none, so the
+    copy is made here, the theme's way. (exec_cache_key then merges the cached outputs into it.)
+    """
     if not _is_notebook(app, pagename):
         return
-    for group in context.get("header_buttons", []):
-        if group.get("label") == "download-buttons":
-            group["buttons"].insert(
-                1,
-                {
-                    "type": "link",
-                    "url": context["pathto"](f"{NOTEBOOK_DIR}/{_clean_name(pagename)}", 1),
-                    "text": ".ipynb (clean, for Colab)",
-                    "tooltip": "Download this chapter as an unexecuted notebook",
-                    "icon": "fas fa-book",
-                    "label": "download-clean-notebook-button",
-                },
-            )
+    import shutil
+
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if executed.is_file():
+        target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(executed, target)
+        context["ipynb_source"] = f"{pagename}.ipynb"
 
 
 def drop_duplicate_scripts(app, pagename, templatename, context, doctree) -> None:
@@ -132,7 +88,7 @@ def _warm_matplotlib_font_cache() -> None:
     (``stderr_output: warn``) and fail the ``-W`` build.
     """
     try:
-        import matplotlib.font_manager  # noqa: F401
+        import matplotlib.font_manager  # noqa: F401  (imported for its side effect)
     except ImportError:
         pass
 
@@ -140,8 +96,8 @@ def _warm_matplotlib_font_cache() -> None:
 def setup(app):
     os.environ[ENV_FLAG] = "1"
     _warm_matplotlib_font_cache()
-    app.connect("build-finished", write_plain_notebooks)
-    # sphinx-book-theme fills ``header_buttons`` at priority 501; run after it.
-    app.connect("html-page-context", add_clean_notebook_link, priority=600)
+    # sphinx-book-theme adds launch and download buttons at priority 501: offer the executed
+    # notebook before (a launch button, when there is one, copies it again).
+    app.connect("html-page-context", offer_executed_notebook, priority=500)
     app.connect("html-page-context", drop_duplicate_scripts, priority=900)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
