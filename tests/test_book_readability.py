@@ -76,3 +76,14 @@ def test_code_blocks_wrap_instead_of_hiding_their_ends(build_log):
     for doc in ("book/rnn_bptt", "book/appendix_cost"):
         links = [link.get("href", "") for link in _soup(doc).select('link[rel="stylesheet"]')]
         assert any(href.split("?")[0].endswith("readable-code.css") for href in links), doc
+
+
+def test_equation_references_have_one_pair_of_parentheses(build_log):
+    # math_eqref_format already prints "(4.1)"; "({eq}`x`)" in the source gave "((4.1))"
+    doubled = {}
+    for page in sorted((HTML / "book").glob("*.html")):
+        text = _soup(f"book/{page.stem}").get_text(" ")
+        found = re.findall(r"\(\(\s*[A-Z0-9]+\.[0-9]+\s*\)\)", text)
+        if found:
+            doubled[page.stem] = found[:3]
+    assert not doubled, doubled
