@@ -413,7 +413,27 @@ def reader_notebook(executed, facts: BuildFacts, source_dir: Path, wheel: str | 
     for key in ("kernelspec", "language_info"):
         if key in executed.metadata:
             nb.metadata[key] = copy.deepcopy(executed.metadata[key])
+    if "kernelspec" in nb.metadata:
+        nb.metadata.kernelspec = installed_kernelspec(nb.metadata.kernelspec)
     return nb
+
+
+def installed_kernelspec(kernelspec: dict) -> dict:
+    """The notebook's kernelspec as Jupyter's installed kernel of that name describes it.
+
+    JupyterLab rewrites a notebook's kernelspec to the running kernel's (``display_name``
+    "Python 3 (ipykernel)", where the chapters' jupytext headers say "Python 3") and so marks
+    the notebook modified as soon as it opens; with the installed kernel's own values (the
+    kernel of `make live` and of the Binder image, ipykernel's default elsewhere) it stays clean.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernelspec["name"])
+    except NoSuchKernel:
+        return dict(kernelspec)
+    return {"display_name": spec.display_name, "language": spec.language,
+            "name": kernelspec["name"]}
 
 
 def _without_count(output):
