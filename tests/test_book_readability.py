@@ -87,3 +87,50 @@ def test_equation_references_have_one_pair_of_parentheses(build_log):
         if found:
             doubled[page.stem] = found[:3]
     assert not doubled, doubled
+
+
+# ------------------------------------------------------------------------------ phones
+
+PHONE_WIDTH = 400
+
+_PHONE_STATE_JS = """
+const done = arguments[arguments.length - 1];
+const report = () => {
+  const vw = arguments[0];
+  const shown = e => !e.closest('.bd-sidebar-primary, .bd-sidebar-secondary');
+  // elements whose right edge is past the screen's (the first few, to say what is too wide)
+  const wide = Array.from(document.querySelectorAll('.bd-article *')).filter(e => shown(e)
+      && e.getBoundingClientRect().right > vw + 0.5 && e.scrollWidth <= e.clientWidth + 1
+      && getComputedStyle(e.parentElement).overflowX === 'visible')
+    .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 50));
+  const maths = Array.from(document.querySelectorAll('div.math mjx-container'));
+  done({scroll: document.documentElement.scrollWidth, body: document.body.scrollWidth,
+        wide: wide, maths: maths.length,
+        math_wider: maths.filter(m => m.scrollWidth > m.clientWidth + 1).length});
+};
+if (window.MathJax && MathJax.startup) MathJax.startup.promise.then(() => setTimeout(report, 200));
+else setTimeout(report, 500);
+"""
+
+
+def test_no_page_is_wider_than_a_phone(build_log):
+    """At 400 px (a phone, with the phone's viewport rules) no page scrolls sideways as a whole:
+    wide equations and tables scroll inside their own boxes (_static/narrow-screens.css)."""
+    import browser
+
+    from test_book import PAGES
+
+    too_wide, math_boxes = {}, {}
+    with browser.chromium(width=500, height=900) as driver:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                               {"width": PHONE_WIDTH, "height": 900, "deviceScaleFactor": 2,
+                                "mobile": True})
+        driver.set_script_timeout(60)
+        for doc in PAGES:
+            browser.open_page(driver, HTML / f"{doc}.html")
+            state = driver.execute_async_script(_PHONE_STATE_JS, PHONE_WIDTH)
+            if max(state["scroll"], state["body"]) > PHONE_WIDTH:
+                too_wide[doc] = state
+            math_boxes[Path(doc).name] = f"{state['math_wider']}/{state['maths']}"
+    print("display equations wider than their box at 400 px (they scroll in it):", math_boxes)
+    assert not too_wide, too_wide
