@@ -65,31 +65,7 @@ def _count(name: str, value, least: int) -> int:
     return int(value)
 
 
-def round_orders(keys, rounds: int) -> list[list]:
-    """The call order of every round: round r starts at ``keys[r % n]`` and wraps around."""
-    keys = list(keys)
-    n = len(keys)
-    return [keys[r % n:] + keys[:r % n] for r in range(rounds)]
-
-
-def interleaved(fns: Mapping[Hashable, Callable[[], object]], *, repeats: int = 7,
-                warmup: int = 1, number: int = 1,
-                clock: Callable[[], float] = time.perf_counter) -> dict:
-    """Time every callable of ``fns`` in turns; ``{key: Summary}`` of seconds per call.
-
-    fns      mapping of names to callables taking no arguments (at least one)
-    repeats  timed rounds (>= 1); every round calls each callable ``number`` times in a row and
-             records the elapsed time divided by ``number``
-    warmup   untimed rounds before the timed ones (>= 0), same rotation, so that first-call
-             costs (imports, allocator growth, caches) are not timed
-    number   calls per sample (>= 1), for callables too short for the clock to resolve
-    clock    the time source (seconds); ``time.perf_counter`` unless a test passes a fake
-
-    The order rotates by one place every round (:func:`round_orders`), so no callable always
-    runs first or always follows the same neighbour. The garbage collector is off while the
-    rounds run (as in :mod:`timeit`) and back to its previous state afterwards. Sample ``r``
-    of every candidate comes from round ``r``: :func:`ratio` pairs them up.
-    """
+def _check_inputs(fns, clock):
     if not isinstance(fns, Mapping):
         raise TypeError(f"fns must be a mapping of names to callables, got {type(fns).__name__}")
     if not fns:
@@ -99,16 +75,42 @@ def interleaved(fns: Mapping[Hashable, Callable[[], object]], *, repeats: int = 
             raise TypeError(f"fns[{key!r}] must be callable, got {type(fn).__name__}")
     if not callable(clock):
         raise TypeError(f"clock must be callable, got {type(clock).__name__}")
+
+
+def round_orders(keys, rounds: int) -> list[list]:
+    """The call order of every round: round r starts at ``keys[r % n]`` and wraps around."""
+    keys = list(keys)
+    n = len(keys)
+    return [keys[r % n:] + keys[:r % n] for r in range(rounds)]
+
+
+def interleaved(fns: Mapping[Hashable, Callable[[], object]], *,
+                repeats: int = 7, warmup: int = 1, number: int = 1,
+                clock: Callable[[], float] = time.perf_counter) -> dict:
+    """Time the callables of ``fns`` in turns; {key: Summary} in seconds.
+
+    fns      names -> callables taking no arguments (at least one)
+    repeats  timed rounds (>= 1); a round calls each callable ``number``
+             times in a row and records the elapsed time / ``number``
+    warmup   untimed rounds first (>= 0), so that first-call costs
+             (imports, allocator growth, caches) are not timed
+    number   calls per sample (>= 1), for very short callables
+    clock    time source in seconds; tests pass a fake one
+
+    The order rotates by one place every round (:func:`round_orders`):
+    no callable always runs first or after the same neighbour. Sample r
+    of every candidate comes from round r, so :func:`ratio` can pair them.
+    The garbage collector is off during the rounds, as in :mod:`timeit`.
+    """
+    _check_inputs(fns, clock)
     repeats = _count("repeats", repeats, 1)
     warmup = _count("warmup", warmup, 0)
     number = _count("number", number, 1)
-
     samples = {key: [] for key in fns}
-    orders = round_orders(fns, warmup + repeats)
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for r, order in enumerate(orders):
+        for r, order in enumerate(round_orders(fns, warmup + repeats)):
             for key in order:
                 fn = fns[key]
                 t0 = clock()
