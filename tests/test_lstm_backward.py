@@ -488,3 +488,23 @@ def test_lstm_cell_path_outlives_the_rnn_gradient(seed):
     lstm_ratio = _ratio_first_last(path)
     assert rnn_ratio < 1e-12
     assert lstm_ratio > 1e-2
+
+
+@pytest.mark.parametrize("cell,peephole", [("standard", False), ("standard", True),
+                                           ("coupled", "io"), ("no_forget", "o")])
+@pytest.mark.parametrize("output_activation", ["tanh", "identity"])
+def test_float32_in_float32_everywhere(cell, peephole, output_activation):
+    """No silent upcast: every array forward and backward return is float32 for float32 input."""
+    T, B, D, H = 7, 3, 4, 5
+    rng = np.random.default_rng(5)
+    params = lstm.init_params(D, H, rng=rng, dtype=np.float32, peephole=peephole)
+    x, h0, c0, dh, dc_last = (rng.standard_normal(shape).astype(np.float32)
+                              for shape in ((T, B, D), (B, H), (B, H), (T, B, H), (B, H)))
+    h, cache = lstm.forward(params, x, h0, c0, cell=cell, output_activation=output_activation)
+    g = lstm.backward(dh, cache, dc_last)
+    arrays = {"h": h, **{f"cache.{k}": v for k, v in cache.arrays().items()},
+              **{f"grads[{k!r}]": v for k, v in g.params.items()},
+              **{k: getattr(g, k) for k in ("dx", "dh0", "dc0", "dh_steps", "dc_steps", "da_steps")}}
+    assert len(g.params) == len(params)
+    not_single = {k: v.dtype for k, v in arrays.items() if v.dtype != np.float32}
+    assert not not_single, not_single
