@@ -118,41 +118,44 @@ def _peephole_names(peephole) -> tuple:
 
 
 @lru_cache(maxsize=None)
-def _tanh_scale(H: int, dtype) -> tuple:
-    """(k, 1 - k), each (4H,) and read-only: k = 1/2 on the columns of i, f, o and 1 on g."""
-    k = np.full(4 * H, 0.5, dtype=dtype)
-    k[gate_slice("g", H)] = 1.0
-    k.flags.writeable = False
-    shift = 1.0 - k
-    shift.flags.writeable = False
-    return k, shift
+def _gate_scale(H: int, dtype) -> tuple:
+    """(k, -k, k - 1), each (4H,) and read-only: k = 1 on the columns of i, f, o and 2 on g."""
+    k = np.ones(4 * H, dtype=dtype)
+    k[gate_slice("g", H)] = 2.0
+    consts = (k, -k, k - 1.0)
+    for v in consts:
+        v.flags.writeable = False
+    return consts
 
 
-def sigmoid_by_tanh(z, out=None):
-    """sigma(z) = (1 + tanh(z / 2)) / 2, as :func:`activate_gates` computes it (the same bits)."""
-    y = np.multiply(z, 0.5, out=out)
-    np.tanh(y, out=y)
-    y *= 0.5
-    y += 0.5
-    return y
+def sigmoid_by_exp(z, out=None):
+    """sigma(z) = 1 / (1 + exp(-z)), as :func:`activate_gates` computes it (the same bits)."""
+    y = np.negative(z, out=out)
+    with np.errstate(over="ignore"):  # exp(-z) = inf where sigma(z) rounds to 0 anyway
+        np.exp(y, out=y)
+    y += 1.0
+    return np.divide(1.0, y, out=y)
 
 
 def activate_gates(a, forget_bias=0.0, out=None):
     """(B, 4H) pre-activations -> (B, 4H) gate values [i, f, g, o].
 
-    Sigmoid on the three gates, tanh on the candidate block g. Both are one tanh, because
-    sigma(z) = (1 + tanh(z / 2)) / 2: with k = 1/2 on the columns of i, f, o and k = 1 on
-    those of g, the gates are k tanh(k a) + (1 - k), computed in four passes over all 4H
-    columns at once. ``out`` (B, 4H), if given, receives the gates; it may be ``a`` itself.
+    Sigmoid on the three gates, tanh on the candidate block g, from one exp over all 4H
+    columns: sigma(z) = 1 / (1 + exp(-z)) and tanh(z) = 2 sigma(2z) - 1. With k = 1 on the
+    columns of i, f, o and k = 2 on those of g, the gates are k / (1 + exp(-k a)) - (k - 1).
+    A tiny sigma keeps its full relative precision; exp overflows to inf only where a gate
+    rounds to 0 (or g to -1). ``out`` (B, 4H), if given, receives the gates; it may be ``a``.
     """
     H = a.shape[-1] // 4
-    k, shift = _tanh_scale(H, a.dtype)
-    gates = np.multiply(a, k, out=out)                       # k a
-    if forget_bias:  # k (a_f + forget_bias), with k = 1/2 on the f block
-        gates[..., gate_slice("f", H)] += 0.5 * forget_bias
-    np.tanh(gates, out=gates)
-    gates *= k
-    gates += shift
+    k, minus_k, k_minus_1 = _gate_scale(H, a.dtype)
+    z = np.multiply(a, minus_k, out=out)                     # -k a
+    if forget_bias:  # -k (a_f + forget_bias), with k = 1 on the f block
+        z[..., gate_slice("f", H)] -= forget_bias
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    gates = np.divide(k, z, out=z)
+    gates -= k_minus_1
     return gates
 
 
@@ -194,7 +197,7 @@ def cell_forward(a_in, h_prev, c_prev, W_h, *, forget_bias, psi, cell, peephole=
     c += i * g                               # c_t = f_t c_{t-1} + i_t g_t
     if peephole is not None:  # o looks at the new c_t, so it is computed after it  [eq-lstm-peep-o]
         np.add(a_o, peephole[2] * c, out=o)
-        sigmoid_by_tanh(o, out=o)
+        sigmoid_by_exp(o, out=o)
     s = psi.fn(c, out=s_t)
     return np.multiply(o, s, out=h_t), c, gates, s
 
@@ -368,7 +371,7 @@ def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="
     return h, cache
 
 
-def backward(dh, cache, dc_last=None, *, cell_backward=None):
+def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
     """Backpropagation through time for :func:`forward`.
 
     dh       (T, B, H) dL/dh_t from outside the recurrence (zeros where unused)
@@ -376,14 +379,16 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None):
     cell_backward  None for the library's :func:`cell_backward`, or another one-step
              function with its signature (:mod:`lstm_core.errata` passes its deliberately
              wrong steps), called once per step
+    keep_steps  False: leave out the per-step arrays dh_steps, dc_steps and da_steps (None
+             in the result), 6 (T, B, H) arrays that a training step does not need
     Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps, da_steps.
 
     The steps are taken in blocks (:func:`~lstm_core._common.time_blocks`), the last block
     first. For the library's step, the coefficients that depend on the forward pass only
-    are computed for a whole block in one go, written straight into da_steps and dc_steps,
-    and :func:`backward_step` turns them into the step's gradients in place: the same
-    arithmetic as :func:`cell_backward` at every step, in fewer numpy calls. Each block's
-    share of the weight gradients is added when the block is done.
+    are computed for a whole block in one go, written straight into the block's rows of
+    da_steps and dc_steps, and :func:`backward_step` turns them into the step's gradients in
+    place: the same arithmetic as :func:`cell_backward` at every step, in fewer numpy calls.
+    Each block's share of the weight gradients is added when the block is done.
     """
     params, x, h, gates, opts = cache.params, cache.x, cache.h, cache.gates, cache.options
     T, B, H = h.shape
@@ -391,32 +396,34 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None):
     dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
     peephole = _peephole_vectors(params, opts, H, h.dtype)
     W_h = with_contiguous_transpose(params["W_h"])  # for the loop only
-    da = np.empty_like(gates)
-    dh_steps = np.empty_like(h)
-    dc_steps = np.empty_like(h)
+    blocks = time_blocks(T, B, 4 * H, h.itemsize)
+    # da, dh, dc of every step, or (keep_steps=False) of one block, reused for the next
+    rows = T if keep_steps else blocks[0].stop
+    da, dh_steps, dc_steps = (np.empty((rows, B, G), dtype=h.dtype) for G in (4 * H, H, H))
     dx = np.empty(x.shape, dtype=h.dtype)
     dh_carry = np.zeros((B, H), dtype=h.dtype)
     grads = {name: np.zeros(np.shape(p), dtype=h.dtype) for name, p in params.items()}
     # the peepholes: delta_i, delta_f times c_{t-1}, delta_o times c_t  [eq-lstm-peep-weights]
     seen_by = {"p_i": ("i", "c_prev"), "p_f": ("f", "c_prev"), "p_o": ("o", "c")}
-    for block in reversed(time_blocks(T, B, 4 * H, h.itemsize)):
+    for block in reversed(blocks):
         c_prev = previous_states_of(block, cache.c0, cache.c)
+        mine = block if keep_steps else slice(0, block.stop - block.start)  # rows of da etc.
+        da_block, dh_block, dc_block = da[mine], dh_steps[mine], dc_steps[mine]
         if cell_backward is None:  # the coefficients of the whole block, into da and dc_steps
             k_carry = step_coefficients(gates[block], c_prev, cache.s[block], psi=opts.psi,
                                         cell=opts.cell, peephole=peephole,
-                                        out=(da[block], dc_steps[block]))[2]
+                                        out=(da_block, dc_block))[2]
         for j in range(block.stop - block.start - 1, -1, -1):
             t = block.start + j
-            dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
-            if cell_backward is None:  # in place: da[t] and dc_steps[t] held the coefficients
+            dh_block[j] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
+            if cell_backward is None:  # in place: da and dc_steps held the coefficients
                 _, _, dh_carry, dc_carry = backward_step(
-                    dh_steps[t], dc_carry, da[t], dc_steps[t], k_carry[j], W_h)
+                    dh_block[j], dc_carry, da_block[j], dc_block[j], k_carry[j], W_h)
             else:
-                da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
-                    dh_steps[t], dc_carry, gates[t], c_prev[j], cache.s[t], W_h,
+                da_block[j], dc_block[j], dh_carry, dc_carry = cell_backward(
+                    dh_block[j], dc_carry, gates[t], c_prev[j], cache.s[t], W_h,
                     psi=opts.psi, cell=opts.cell, peephole=peephole,
                 )
-        da_block = da[block]
         grads["W_x"] += sum_outer_over_time(x[block], da_block)  # sums over every step
         grads["W_h"] += sum_outer_over_time(previous_states_of(block, cache.h0, h), da_block)
         grads["b"] += da_block.sum(axis=(0, 1))  # [eq-lstm-bw-weights]
@@ -424,7 +431,8 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None):
         for name in opts.peepholes:
             gate, state = seen_by[name]
             grads[name] += (da_block[..., gate_slice(gate, H)] * states[state]).sum(axis=(0, 1))
-        rows = da_block.reshape(-1, 4 * H)  # the block's steps and sequences, one row each
-        dx[block] = (rows @ params["W_x"].T).reshape(dx[block].shape)  # [eq-lstm-bw-dx]
-    return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
-                     dc0=dc_carry, dc_steps=dc_steps, da_steps=da)
+        rows_x = da_block.reshape(-1, 4 * H)  # the block's steps and sequences, one row each
+        dx[block] = (rows_x @ params["W_x"].T).reshape(dx[block].shape)  # [eq-lstm-bw-dx]
+    steps = (dh_steps, dc_steps, da) if keep_steps else (None, None, None)
+    return Gradients(params=grads, dx=dx, dh0=dh_carry, dc0=dc_carry,
+                     **dict(zip(("dh_steps", "dc_steps", "da_steps"), steps)))

@@ -97,6 +97,18 @@ def test_peak_memory_of_lstm_passes_grows_by_the_stated_leading_terms(B, D, H):
     assert (6 * T * B * H + T * B * D) * 8 <= peaks[T][1] <= 1.15 * (6 * T * B * H + T * B * D) * 8
 
 
+def test_lstm_backward_without_the_per_step_arrays_adds_only_dx_per_step():
+    """keep_steps=False: on top of the cache, the backward pass grows by dL/dx_t only."""
+    B, D, H = 8, 8, 32
+    peaks = {}
+    for T in (200, 400):
+        params, x, _, rng = make("lstm", T, B, D, H)
+        dh = rng.standard_normal((T, B, H))
+        _, cache = lstm.forward(params, x)
+        _, peaks[T] = peak_bytes(lambda: lstm.backward(dh, cache, keep_steps=False))
+    assert (peaks[400] - peaks[200]) / 200 == pytest.approx(B * D * 8, rel=0.01)
+
+
 # ----------------------------------------------------------------------------- FLOPs by execution
 
 class Tally:

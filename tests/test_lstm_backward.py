@@ -508,3 +508,22 @@ def test_float32_in_float32_everywhere(cell, peephole, output_activation):
     assert len(g.params) == len(params)
     not_single = {k: v.dtype for k, v in arrays.items() if v.dtype != np.float32}
     assert not not_single, not_single
+
+
+@pytest.mark.parametrize("T", [1, 9, 130])
+def test_keep_steps_false_gives_the_same_gradients_without_the_per_step_arrays(T):
+    B, D, H = 3, 4, 5
+    rng = np.random.default_rng(T)
+    params = lstm.init_params(D, H, rng=rng, peephole=True)
+    x, h0, c0, dh, dc_last = (rng.standard_normal(shape)
+                              for shape in ((T, B, D), (B, H), (B, H), (T, B, H), (B, H)))
+    _, cache = lstm.forward(params, x, h0, c0)
+    full = lstm.backward(dh, cache, dc_last)
+    lean = lstm.backward(dh, cache, dc_last, keep_steps=False)
+    for k in params:
+        np.testing.assert_array_equal(lean.params[k], full.params[k])
+    for k in ("dx", "dh0", "dc0"):
+        np.testing.assert_array_equal(getattr(lean, k), getattr(full, k))
+    assert lean.dh_steps is None and lean.dc_steps is None and lean.da_steps is None
+    # the cache is left as it was: a second backward pass gives the same result
+    np.testing.assert_array_equal(lstm.backward(dh, cache, dc_last).dx, full.dx)
