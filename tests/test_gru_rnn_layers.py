@@ -15,6 +15,14 @@ from torch_reference import FIXTURE_CASES, fixture_name
 GRU_FIXTURES = [fixture_name(*c) for c in FIXTURE_CASES if c[0] == "gru" and len(c) == 6]
 
 
+def problem(m, seed, T, B, D, H, dtype=np.float64):
+    """Random params, inputs x (T, B, D), a non-zero h0 (B, H) and an upstream dh (T, B, H)."""
+    rng = np.random.default_rng(seed)
+    p = m.init_params(D, H, rng=rng, dtype=dtype)
+    x, h0, dh = (rng.standard_normal(s).astype(dtype) for s in ((T, B, D), (B, H), (T, B, H)))
+    return p, x, (0.5 * h0).astype(dtype), dh
+
+
 def blocks_of(steps):
     def time_blocks(T, B, width):
         return [slice(t0, min(t0 + steps, T)) for t0 in range(0, T, steps)]
@@ -35,12 +43,7 @@ def test_gru_in_blocks_of_steps_matches_the_torch_fixture(monkeypatch, name, ste
 @pytest.mark.parametrize("variant", gru.VARIANTS)
 def test_gru_in_blocks_of_steps_matches_central_differences(monkeypatch, variant):
     monkeypatch.setattr(gru, "time_blocks", blocks_of(3))
-    rng = np.random.default_rng(11)
-    T, B, D, H = 7, 2, 3, 4
-    params = gru.init_params(D, H, rng=rng)
-    x = rng.standard_normal((T, B, D))
-    h0 = 0.5 * rng.standard_normal((B, H))
-    w = rng.standard_normal((T, B, H))
+    params, x, h0, w = problem(gru, 11, T=7, B=2, D=3, H=4)
 
     def loss():
         return float(np.sum(w * gru.forward(params, x, h0, variant=variant)[0]))
@@ -55,12 +58,8 @@ def test_gru_in_blocks_of_steps_matches_central_differences(monkeypatch, variant
 @pytest.mark.parametrize("variant", gru.VARIANTS)
 def test_gru_cells_alone_give_what_the_layer_gives(variant):
     """cell_forward / cell_backward without ``out`` (as the chapters call them) step by step."""
-    rng = np.random.default_rng(12)
     T, B, D, H = 4, 3, 2, 5
-    p = gru.init_params(D, H, rng=rng)
-    x = rng.standard_normal((T, B, D))
-    h0 = 0.5 * rng.standard_normal((B, H))
-    dh = rng.standard_normal((T, B, H))
+    p, x, h0, dh = problem(gru, 12, T, B, D, H)
     h, cache = gru.forward(p, x, h0, variant=variant)
     g = gru.backward(dh, cache)
     h_prev = cache.h_prev
@@ -79,13 +78,8 @@ def test_gru_cells_alone_give_what_the_layer_gives(variant):
                                rtol=1e-13, atol=1e-15)
 
 
-def _float32_problem(m, **kwargs):
-    rng = np.random.default_rng(13)
-    T, B, D, H = 9, 2, 3, 4
-    p = {k: v.astype(np.float32) for k, v in m.init_params(D, H, rng=rng).items()}
-    x = rng.standard_normal((T, B, D)).astype(np.float32)
-    h0 = (0.5 * rng.standard_normal((B, H))).astype(np.float32)
-    dh = rng.standard_normal((T, B, H)).astype(np.float32)
+def _float32_run(m, **kwargs):
+    p, x, h0, dh = problem(m, 13, T=9, B=2, D=3, H=4, dtype=np.float32)
     h, cache = m.forward(p, x, h0, **kwargs)
     return h, cache, m.backward(dh, cache)
 
@@ -100,7 +94,7 @@ GRADIENT_ARRAYS = ("dx", "dh0", "dh_steps", "da_steps")
 def test_float32_stays_float32_in_every_output_cache_array_and_gradient(monkeypatch, m, kwargs):
     if m is gru:
         monkeypatch.setattr(gru, "time_blocks", blocks_of(4))
-    h, cache, g = _float32_problem(m, **kwargs)
+    h, cache, g = _float32_run(m, **kwargs)
     arrays = {"h": h, **{f"cache.{k}": v for k, v in cache.arrays().items()},
               **{f"grad.{k}": v for k, v in g.params.items()},
               **{k: getattr(g, k) for k in GRADIENT_ARRAYS if getattr(g, k) is not None}}
