@@ -43,14 +43,16 @@ Modules, by responsibility: :mod:`.battery` (the problems), :mod:`.running` (cal
 safely), :mod:`.references` (the package's backward, checked by central differences),
 :mod:`.compare`, :mod:`.localisation` (steps, blocks, factor), :mod:`.diagnosis` (the pattern
 recognisers), :mod:`.report` (the verdict and its rendering) and :mod:`.check`
-(``check_backward``).
+(``check_backward``); :mod:`.stack` and :mod:`.stack_diagnosis` grade a stacked or
+bidirectional network's backward pass (``model="stack"``).
 """
 from __future__ import annotations
 
 from .battery import BLOCKS, MODELS, REFERENCE_TOL, SEED, TOL
 from .check import check_backward
 from .diagnosis import KNOWN_BUGS
-from .report import ArrayVerdict, Finding, Report
+from .report import ArrayVerdict, Finding, Report, StackReport
+from .stack_diagnosis import STACK_BUGS
 
 __all__ = ["ArrayVerdict", "BLOCKS", "Finding", "KNOWN_BUGS", "MODELS", "REFERENCE_TOL", "Report",
-           "SEED", "TOL", "check_backward"]
+           "SEED", "STACK_BUGS", "StackReport", "TOL", "check_backward"]

@@ -8,6 +8,7 @@ from .compare import block_errors
 from .references import confirm_reference, reference
 from .report import ArrayVerdict, Report
 from .running import Failure, Runner, array_names, takes_dc_last
+from .stack import check_stack_backward
 
 
 def check_backward(fn, model="lstm", **options):
@@ -23,11 +24,17 @@ def check_backward(fn, model="lstm", **options):
     what the package's backward returns: a :class:`lstm_core.Gradients`, or a
     dict with ``params``, ``dx``, ``dh0`` (and ``dc0``), or only the params dict.
 
+    ``model="stack"`` grades a hand-written :func:`lstm_core.stack.backward` instead, with
+    the options ``cell=``, ``num_layers=``, ``bidirectional=`` and the cell's own (see
+    :mod:`lstm_core.grader.stack`); it returns a :class:`StackReport`, per layer and direction.
+
     Returns a :class:`Report`; whatever ``fn`` does (raise, return the wrong
     type, shapes, dtype, NaN) is reported in it, never raised.
     """
+    if model == "stack":
+        return check_stack_backward(fn, **options)
     if model not in MODELS:
-        raise ValueError(f"model must be one of {sorted(MODELS)}, got {model!r}")
+        raise ValueError(f"model must be one of {sorted(MODELS) + ['stack']}, got {model!r}")
     if not callable(fn):
         raise TypeError(f"fn must be a function like {model}.backward(dh, cache), "
                         f"got {type(fn).__name__}")

@@ -80,26 +80,34 @@ class Report:
             return f"{self._call()}: could not grade: {self.fn_name} {self.failure}."
         right = [k for k, v in self.arrays.items() if v.ok]
         if self.ok:
-            text = f"{self._call()}: all right. {join(right)} agree with the reference"
+            text = f"{self._call()}: all right. {self._right_names(right)} agree with the reference"
             if self.unchecked:
                 text += f" ({join(sorted(self.unchecked, key=list(self.arrays).index))} " \
                         f"not returned, so not checked)"
             return text + f" on {self.battery}."
-        groups = {}   # arrays with the same blocks, factor and steps are described together
-        for v in self.arrays.values():
-            if v.ok is False:
-                groups.setdefault((v.blocks, v.factor, v.steps), []).append(v.name)
-        parts = [_describe(names, *key) for key, names in groups.items()]
-        text = f"{self._call()}: WRONG. " + "; ".join(parts) + "."
-        if any(v.steps for v in self.arrays.values()):
-            text += f" (Steps are 0-{T - 1}; the backward pass meets step {T - 1} first.)"
-        if right:
-            text += f" Right: {join(right)}."
+        text = f"{self._call()}: WRONG. {self._wrong_text(right)}"
         if self.unchecked:
             text += f" Not returned: {join(sorted(self.unchecked, key=list(self.arrays).index))}."
         for f in self.findings:
             text += f" {f.text}"
         return text
+
+    def _wrong_text(self, right):
+        groups = {}   # arrays with the same blocks, factor and steps are described together
+        for v in self.arrays.values():
+            if v.ok is False:
+                groups.setdefault((v.blocks, v.factor, v.steps), []).append(v.name)
+        text = "; ".join(_describe(names, *key) for key, names in groups.items()) + "."
+        if any(v.steps for v in self.arrays.values()):
+            text += f" (Steps are 0-{T - 1}; the backward pass meets step {T - 1} first.)"
+        return text + (f" Right: {join(right)}." if right else "")
+
+    def _right_names(self, right):
+        return join(right)
+
+    def _label(self, name):
+        """How a row's first cell is written in Markdown: array names as code."""
+        return f"`{name}`"
 
     def _rows(self):
         """(array, verdict, wrong blocks, first wrong step) per array; only two columns if ok."""
@@ -134,7 +142,8 @@ class Report:
             return head + f"{self.fn_name} {self.failure}.\n"
         cols = self._headers()
         lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        lines += ["| `" + row[0] + "` | " + " | ".join(row[1:]) + " |" for row in self._rows()]
+        lines += ["| " + " | ".join((self._label(row[0]),) + row[1:]) + " |"
+                  for row in self._rows()]
         notes = "".join(f"\n\n{f.text}" for f in self.findings)
         return head + "\n".join(lines) + notes + \
             f"\n\nProblems: {self.battery}.{self._steps_note()}\n"
@@ -152,7 +161,9 @@ class Report:
         for row in self._rows():
             v = row[1]
             c = "#1a7f37" if v == "ok" else "#cf222e" if v.startswith("wrong") else "inherit"
-            out.append(f"<tr><td><code>{e(row[0])}</code></td><td style=\"color:{c}\">{e(v)}</td>"
+            label = self._label(row[0]).replace("`", "")
+            label = f"<code>{e(label)}</code>" if self._label(row[0]) != row[0] else e(label)
+            out.append(f"<tr><td>{label}</td><td style=\"color:{c}\">{e(v)}</td>"
                        + "".join(f"<td>{e(x)}</td>" for x in row[2:]) + "</tr>")
         out.append("</tbody></table>")
         out += [f"<p>{e(f.text)}</p>" for f in self.findings]
@@ -195,3 +206,59 @@ def factor_words(k):
     if abs(k + 1) < 1e-9:
         return "negated (sign flipped)"
     return f"{k:.3g} times the right value"
+
+
+def unit(name):
+    """The layer and direction an array name of a stack belongs to ("input" for dx)."""
+    if "." not in name:
+        return "input"
+    layer, direction, _ = name.split(".")
+    return f"layer {layer[1:]}, {direction}"
+
+
+@dataclass(frozen=True)
+class StackReport(Report):
+    """The verdict on a stack's backward pass, per layer and direction, in the order the
+    backward pass produces them (the top layer first, forward before reverse; dx last)."""
+
+    @property
+    def first_wrong(self):
+        """"layer l, direction" of the first wrong array the backward pass produces, or None."""
+        return next((unit(k) for k, v in self.arrays.items() if v.ok is False), None)
+
+    def _units(self):
+        units = {}
+        for k, v in self.arrays.items():
+            units.setdefault(unit(k), []).append(v)
+        return units
+
+    def _wrong_text(self, right):
+        parts, right_units = [], []
+        for u, vs in self._units().items():
+            bad = [v.name.rsplit(".", 1)[-1] for v in vs if v.ok is False]
+            if bad:
+                parts.append(f"{u}: {join(bad)} {'is' if len(bad) == 1 else 'are'} wrong")
+            elif any(v.ok for v in vs):
+                right_units.append(u)
+        text = "; ".join(parts) + (f". The backward pass runs from the top layer down and goes "
+                                   f"wrong first at {self.first_wrong}.")
+        return text + (f" Right: {join(right_units)}." if right_units else "")
+
+    def _label(self, name):
+        return name
+
+    def _right_names(self, right):
+        return "The gradients of " + join(u for u in self._units() if u != "input") + " and dx"
+
+    def _rows(self):
+        """(layer and direction, verdict, wrong arrays); only two columns if ok."""
+        for u, vs in self._units().items():
+            bad = [v.name.rsplit(".", 1)[-1] for v in vs if v.ok is False]
+            verdict = "wrong" if bad else "not returned" if all(v.ok is None for v in vs) \
+                else "ok"
+            row = (u, verdict, ", ".join(bad))
+            yield row[:2] if self.ok else row
+
+    def _headers(self):
+        return ("layer, direction", "verdict") + (() if self.ok else ("wrong arrays",))
+

@@ -65,8 +65,10 @@ def _unpack(out, model, param_keys):
     return got
 
 
-def _check_arrays(got, model, problem):
-    for name, (shape, letters) in _expected_shapes(model, problem).items():
+def check_arrays(got, shapes):
+    """Every returned array of ``got`` against ``shapes``, {name: (shape, letters)}: numpy,
+    that shape, float64, finite; a Failure naming the array otherwise (None: not returned)."""
+    for name, (shape, letters) in shapes.items():
         v = got[name]
         if v is None:
             continue
@@ -91,6 +93,21 @@ def _where(exc):
     return f" at line {f.lineno} of {f.name}"
 
 
+def call(fn, args, kwargs, label):
+    """``fn(*args, **kwargs)``; a raise or a warning becomes a Failure naming the problem."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as exc:  # the reader's code: report it, do not raise
+            raise Failure(f"raised {type(exc).__name__}: {exc}{_where(exc)} "
+                          f"(problem: {label})") from None
+    if caught:
+        w = caught[0]
+        raise Failure(f"emitted {w.category.__name__}: {w.message} (problem: {label})")
+    return out
+
+
 class Runner:
     """Calls ``fn`` on problems, turning every misbehaviour into a Failure."""
 
@@ -102,22 +119,14 @@ class Runner:
         args = [problem.dh.copy(), cache]
         if self.with_dc_last:
             args.append(None if problem.dc_last is None else problem.dc_last.copy())
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                out = self.fn(*args)
-            except Exception as exc:  # the reader's code: report it, do not raise
-                raise Failure(f"raised {type(exc).__name__}: {exc}{_where(exc)} "
-                              f"(problem: {problem.label})") from None
-        if caught:
-            w = caught[0]
-            raise Failure(f"emitted {w.category.__name__}: {w.message} (problem: {problem.label})")
+        out = call(self.fn, args, {}, problem.label)
         got = _unpack(out, self.model, tuple(problem.params))
-        _check_arrays(got, self.model, problem)
+        check_arrays(got, _expected_shapes(self.model, problem))
         return got
 
 
 def takes_dc_last(fn):
+    """Whether ``fn`` takes a third argument (the LSTM's dc_last)."""
     try:
         inspect.signature(fn).bind(None, None, None)
     except (TypeError, ValueError):
