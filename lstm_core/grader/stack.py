@@ -192,6 +192,15 @@ def _takes_final(fn, cell):
     return True
 
 
+def _structure(layers):
+    """[{direction: sorted keys}] of a list of layers, or None if it is not one."""
+    if not isinstance(layers, (list, tuple)) or not all(
+            isinstance(layer, dict) and all(isinstance(q, dict) for q in layer.values())
+            for layer in layers):
+        return None
+    return [{d: sorted(q) for d, q in layer.items()} for layer in layers]
+
+
 def _unpack(out, p):
     """{array name: value or None} of what ``fn`` returned for problem ``p``."""
     params = p.params
@@ -204,12 +213,7 @@ def _unpack(out, p):
                       f"stack.backward returns) or a dict with 'params', 'dx', 'dh0'"
                       f"{', dc0' if params.cell == 'lstm' else ''}")
     layers = g["layers"].layers if isinstance(g["layers"], stack.StackParams) else g["layers"]
-    want = [{d: list(q) for d, q in layer.items()} for layer in params.layers]
-    got = [{d: list(q) for d, q in layer.items()} if isinstance(layer, dict) and all(
-        isinstance(q, dict) for q in layer.values()) else None for layer in layers] \
-        if isinstance(layers, (list, tuple)) else None
-    if got is None or [None if x is None else {d: sorted(k) for d, k in x.items()} for x in got] \
-            != [{d: sorted(k) for d, k in x.items()} for x in want]:
+    if _structure(layers) != _structure(params.layers):
         raise Failure(f"returned params that are not {params.num_layers} layer(s) of "
                       f"{{direction: {{key: gradient}}}} with directions "
                       f"{list(params.directions)} and keys {list(params.layers[0]['forward'])} "
