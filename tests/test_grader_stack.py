@@ -182,7 +182,7 @@ def test_a_backward_without_dh_n_is_graded_on_the_output_losses_only():
 
 @pytest.mark.parametrize("fn, words", [
     (lambda dy, cache: None, "returned NoneType"),
-    (lambda dy, cache: {"params": [{}], "dx": None}, "not 2 layer(s)"),
+    (lambda dy, cache: {"params": [{}], "dx": None}, "not 2 layers of"),
     (lambda dy, cache: {"params": stack.backward(dy, cache).params,
                         "dx": stack.backward(dy, cache).dx[:, :1]}, "dx with shape (5, 1, 4)"),
     (lambda dy, cache: 1 / 0, "raised ZeroDivisionError"),

@@ -214,7 +214,8 @@ def _unpack(out, p):
                       f"{', dc0' if params.cell == 'lstm' else ''}")
     layers = g["layers"].layers if isinstance(g["layers"], stack.StackParams) else g["layers"]
     if _structure(layers) != _structure(params.layers):
-        raise Failure(f"returned params that are not {params.num_layers} layer(s) of "
+        raise Failure(f"returned params that are not {params.num_layers} "
+                      f"layer{'s' if params.num_layers > 1 else ''} of "
                       f"{{direction: {{key: gradient}}}} with directions "
                       f"{list(params.directions)} and keys {list(params.layers[0]['forward'])} "
                       f"(a StackParams or its .layers list)")
@@ -288,7 +289,8 @@ def check_stack_backward(fn, cell="lstm", num_layers=2, bidirectional=True, **op
 
 def _describe(main, ref_err, torch_err):
     p = main[0].params
-    text = (f"{p.num_layers} layer(s) of {p.cell}, {'both directions' if p.bidirectional else 'one way'}"
+    layers = f"{p.num_layers} layer{'s' if p.num_layers > 1 else ''}"
+    text = (f"{layers} of {p.cell}, {'both directions' if p.bidirectional else 'one way'}"
             f", T = {T}, B = {B}, D = {D}, H = {H}, random non-zero h0"
             f"{', c0' if p.cell == 'lstm' else ''}, float64, seed {SEED}: "
             + "; ".join(q.label for q in main)
