@@ -84,7 +84,7 @@ def goals_table(records, memory, widgets):
         s = rec[clock][setting]
         rows.append({"goal": goal, "limit": CALLBACK_GOAL_MS, "unit": "ms",
                      "measured": med * 1e3, "spread": [s.q1 * 1e3, s.q3 * 1e3],
-                     "which": f"{rec['chapter']} #{rec['index']} at its {setting} setting",
+                     "which": f"{rec['chapter']} #{rec['index']}, {setting}",
                      "verdict": verdict(med * 1e3, CALLBACK_GOAL_MS, s.q1 * 1e3, s.q3 * 1e3)})
     return rows
 
@@ -200,14 +200,14 @@ def main(argv=None):
     if args.quick:
         log("--quick: few rounds and sizes; a smoke test, not figures to quote")
 
-    records = bench_bptt.at_goal_size(torch, repeats=7 if args.quick else 31)
+    records = bench_bptt.at_goal_size(torch, repeats=7 if args.quick else 21)
     sweeps = bench_bptt.sweep(
-        torch, repeats=3 if args.quick else 9,
+        torch, repeats=3 if args.quick else 7,
         dtypes=(np.float64,) if args.quick else bench_bptt.DTYPES,
         Ts=[25, 100, 400] if args.quick else None, Hs=[64, 256, 1024] if args.quick else None)
     memory = bench_memory.main(torch)
 
-    widgets = bench_widgets.main(repeats=3 if args.quick else 7)
+    widgets = bench_widgets.main(repeats=3 if args.quick else 5)
 
     build = None
     if args.build:
