@@ -52,8 +52,11 @@ pdf-only:
 	mkdir -p $(BOOK_OUT)/_build/pdf
 	cp $(BOOK_OUT)/_build/latex/book.pdf $(BOOK_OUT)/_build/pdf/book.pdf
 
+# ruff on the .py files, then on the chapters' code cells (book/*.md through jupytext, with the
+# same configuration; findings at the chapter's line numbers: book/_ext/lint_chapters.py)
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/python book/_ext/lint_chapters.py
 
 # Everything, including a full build of the book (tests/test_book.py, marker "book").
 # For a quick run without the book: $(BIN)/python -m pytest -W error -m "not book" tests

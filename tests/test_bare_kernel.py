@@ -28,6 +28,8 @@ pytestmark = [
 ]
 
 BARE_PACKAGES = ["nbclient", "ipykernel"]
+# the published build's repository (as CI sets it): its pages get the Binder button
+REPO = "https://github.com/reader-test/lstm-by-hand"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,7 @@ def published_site(build_log, tmp_path_factory):
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     out = tmp_path_factory.mktemp("published")
-    code, log, seconds = make_book(out, env={"LSTM_BOOK_URL": url})
+    code, log, seconds = make_book(out, env={"LSTM_BOOK_URL": url, "LSTM_BOOK_REPO": REPO})
     if code != 0:
         tail = "\n".join(log.splitlines()[-60:])
         pytest.fail(f"build with LSTM_BOOK_URL={url} failed (exit {code}):\n{tail}", pytrace=False)
@@ -121,3 +123,35 @@ def test_downloaded_notebooks_run_in_a_bare_kernel(published_site, tmp_path):
     print("bare-kernel run, seconds per notebook:", {n: s for n, s, _ in results})
     failures = {n: f for n, _, f in results if f}
     assert not failures, "\n\n".join(f"== {k}\n{v}" for k, v in failures.items())
+
+
+def test_binder_opens_the_reader_notebook_of_each_chapter(published_site, build_log):
+    """Each chapter's Binder button opens the chapter's reader notebook at the path where the
+    default build (`make book-only`, which postBuild runs in the Binder image) writes it, not
+    the MyST source. Nothing here reaches Binder: the URL and the file it names are checked."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import nbformat
+    from bs4 import BeautifulSoup
+
+    html, _ = published_site
+    launched = {}
+    for page in sorted((html / "book").glob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        links = [a["href"] for a in soup.select("a[href]") if "mybinder.org" in a["href"]]
+        if links:
+            (link,) = set(links)
+            parts = urlsplit(link)
+            assert f"{parts.scheme}://{parts.netloc}{parts.path}" == \
+                "https://mybinder.org/v2/gh/reader-test/lstm-by-hand/main", link
+            (urlpath,) = parse_qs(parts.query)["urlpath"]
+            launched[page.stem] = urlpath
+    chapters = sorted(p.stem for p in (html / "notebooks").glob("*.ipynb"))
+    assert sorted(launched) == chapters, (sorted(launched), chapters)
+    postbuild = (ROOT / "postBuild").read_text(encoding="utf-8")
+    assert "make --no-print-directory book-only" in postbuild
+    for name, urlpath in launched.items():
+        assert urlpath == f"lab/tree/_build/html/notebooks/{name}.ipynb", urlpath
+        opened = ROOT / urlpath.removeprefix("lab/tree/")   # written by the build at ROOT
+        nb = nbformat.read(opened, as_version=4)
+        assert nb.cells[0].metadata.get("tags") == ["setup"], name  # the reader's notebook

@@ -47,6 +47,11 @@ return {
   details: panel.querySelectorAll('.jp-MarkdownOutput details').length,
   open_details: panel.querySelectorAll('.jp-MarkdownOutput details[open]').length,
   text: panel.innerText,
+  // the notebook's tab marked modified, and the kernel's status
+  dirty: !!document.querySelector('.lm-TabBar-tab.lm-mod-current.jp-mod-dirty'),
+  kernel: (panel.querySelector('.jp-Notebook-ExecutionIndicator')
+           || document.querySelector('.jp-Notebook-ExecutionIndicator') || {getAttribute: () => null})
+          .getAttribute('data-status'),
 };
 """
 
@@ -123,6 +128,16 @@ def test_make_live_renders_the_chapters(build_log, tmp_path):
                 assert state["details"] == n_details and state["open_details"] == 0, name
                 for obj in _listed_objects(name):
                     assert re.search(rf"\b(def|class) {obj}\b", state["text"]), (name, obj)
+                # once its kernel is up (JupyterLab then rewrites the kernelspec metadata), the
+                # notebook just opened is not marked modified
+                deadline = time.monotonic() + 60
+                while state["kernel"] != "idle" and time.monotonic() < deadline:
+                    time.sleep(0.5)
+                    state = driver.execute_script(_LAB_STATE_JS, RAW_MYST_JS)
+                time.sleep(2.0)
+                state = driver.execute_script(_LAB_STATE_JS, RAW_MYST_JS)
+                assert state["kernel"] == "idle", (name, state["kernel"])
+                assert not state["dirty"], f"{name}: marked modified on opening"
                 report[name] = round(time.perf_counter() - start, 1)
         print("JupyterLab, seconds per chapter:", report)
     finally:

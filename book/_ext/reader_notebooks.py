@@ -14,7 +14,9 @@ After an HTML build, every chapter (a MyST notebook) is written to
 * code cells carry no outputs, except the ones that show package source (``show_source``),
   so the listings the prose walks through are there before anything runs.
 
-A zip of all chapter notebooks is written beside them. Anything the converter cannot resolve
+A zip of all chapter notebooks is written beside them. The Binder button (shown when the
+repository is on GitHub, see public_urls.py) opens the chapter's reader notebook in a Binder
+image whose postBuild ran the same build. Anything the converter cannot resolve
 (an unknown label, role or directive) fails the build, so no raw MyST reaches a reader.
 """
 from __future__ import annotations
@@ -32,6 +34,9 @@ from pathlib import Path
 NOTEBOOK_DIR = "notebooks"
 WHEEL_DIR = "_static/wheels"
 ZIP_NAME = "lstm-by-hand-notebooks.zip"
+# where the reader's notebooks are, relative to the repository, after the default build
+# (`make book-only`, BOOK_OUT=.), the one postBuild runs in a Binder image
+LAUNCH_DIR = f"_build/html/{NOTEBOOK_DIR}"
 SHOWS_SOURCE = re.compile(r"\bshow_source\(")
 
 
@@ -408,7 +413,27 @@ def reader_notebook(executed, facts: BuildFacts, source_dir: Path, wheel: str | 
     for key in ("kernelspec", "language_info"):
         if key in executed.metadata:
             nb.metadata[key] = copy.deepcopy(executed.metadata[key])
+    if "kernelspec" in nb.metadata:
+        nb.metadata.kernelspec = installed_kernelspec(nb.metadata.kernelspec)
     return nb
+
+
+def installed_kernelspec(kernelspec: dict) -> dict:
+    """The notebook's kernelspec as Jupyter's installed kernel of that name describes it.
+
+    JupyterLab rewrites a notebook's kernelspec to the running kernel's (``display_name``
+    "Python 3 (ipykernel)", where the chapters' jupytext headers say "Python 3") and so marks
+    the notebook modified as soon as it opens; with the installed kernel's own values (the
+    kernel of `make live` and of the Binder image, ipykernel's default elsewhere) it stays clean.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernelspec["name"])
+    except NoSuchKernel:
+        return dict(kernelspec)
+    return {"display_name": spec.display_name, "language": spec.language,
+            "name": kernelspec["name"]}
 
 
 def _without_count(output):
@@ -543,8 +568,29 @@ def add_download_links(app, pagename, templatename, context, doctree) -> None:
             ]
 
 
+def launch_reader_notebook(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context`` (after the theme's launch buttons): the Binder button opens the
+    reader's notebook of the chapter, which postBuild builds in the Binder image, instead of
+    the MyST source (which JupyterLab would show with its roles and directives unresolved)."""
+    if not _is_notebook(app, pagename):
+        return
+    options = app.config.html_theme_options.get("launch_buttons") or {}
+    ui = {"classic": "tree", "jupyterlab": "lab/tree"}[options.get("notebook_interface", "classic")]
+    target = f"{ui}/{LAUNCH_DIR}/{Path(pagename).name}.ipynb"
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group["buttons"]:
+            if button.get("text") == "Binder":
+                base, _, _ = button["url"].partition("?urlpath=")
+                button["url"] = f"{base}?urlpath={target}"
+                button["tooltip"] = ("Launch on Binder: this chapter as a notebook (the first "
+                                     "launch of a new version builds the book, some minutes)")
+
+
 def setup(app):
     # after exec_cache_key (400) has merged the cached outputs into jupyter_execute/
     app.connect("build-finished", write_reader_notebooks, priority=600)
     app.connect("html-page-context", add_download_links, priority=600)
+    app.connect("html-page-context", launch_reader_notebook, priority=600)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
