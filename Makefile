@@ -91,8 +91,19 @@ edit: $(STAMP)
 	cp jupyterlab-settings/overrides.json "$(LAB_SETTINGS)/overrides.json"
 	$(BIN)/jupyter lab $(ALLOW_ROOT) $(LAB_ARGS) book/
 
+# `make bench`: lstm_core against PyTorch and against the GEMM floor (the same matrix products
+# alone), one thread, interleaved; peak memory; every explorer's callback latency; the goals of
+# issue 18 with a verdict each, _build/bench/results.json and _build/bench/scaling.svg
+# (bench/run_all.py). BENCH_ARGS="--quick" for a short smoke run, "--build" to time the book
+# build as well. PyTorch and threadpoolctl come from the optional `bench` extra of
+# pyproject.toml, installed here when missing and nowhere else (`make test` and CI never need
+# them); if they cannot be installed the bench runs without them and says what it skipped.
+BENCH_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	@$(BIN)/python -c "import torch, threadpoolctl" 2>/dev/null || \
+	  $(BIN)/python -m pip install --quiet -e ".[bench]" || \
+	  echo "bench: the bench extra (torch, threadpoolctl) could not be installed"
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build

@@ -1,138 +1,212 @@
-"""LSTM and GRU forward+backward at (T=100, B=32, D=64, H=128): lstm_core time,
-PyTorch CPU time when torch is installed, and the matmuls' share of the run.
+"""Forward + backward of lstm_core against PyTorch and against the GEMM floor, interleaved.
 
-The matmul share is the time the very same matrix products take when run
-alone (same shapes, same dtype, same per-step loop for the recurrent ones)
-divided by the time of the whole forward+backward. A share near 1 means the
-Python and elementwise overhead around the products is small.
+Three candidates, timed in turns by :func:`lstm_core.timing.interleaved` (one thread each):
+
+* ``lstm_core``: ``backward(dh, forward(params, x)[1])`` of ``lstm_core.{rnn, lstm, gru}``;
+* ``torch``: ``torch.nn.{RNN, LSTM, GRU}`` with the same weights, forward and ``backward(dh)``
+  with the input's gradient required (lstm_core returns dx too);
+* ``gemm``: the GEMM floor, the matrix products of forward + backward and nothing else
+  (``lstm_core.cost.training_products``: the same shapes and dtype, each product one BLAS call
+  on C-contiguous operands into a preallocated output).
+
+Ratios are medians of round-by-round ratios (``lstm_core.timing.ratio``), with quartiles.
+
+``python bench/bench_bptt.py --against REV [--repeats N]`` times the working tree's lstm_core
+against the one committed at git revision REV instead, interleaved, every model and dtype.
 """
 from __future__ import annotations
 
-import numpy as np
+import common  # noqa: F401  (first: one BLAS thread before numpy loads)
 
-from common import fmt_ms, machine_line, median_time
-from lstm_core import gru, lstm
+import argparse  # noqa: E402
 
-SIZE = dict(T=100, B=32, D=64, H=128)
-GATES = {"lstm": 4, "gru": 3}
-MODULES = {"lstm": lstm, "gru": gru}
+import numpy as np  # noqa: E402
+
+from common import fmt_ratio, fmt_summary_ms, log, machine_lines, machine_info, one_thread  # noqa: E402
+import lstm_core  # noqa: E402
+from lstm_core import cost  # noqa: E402
+from lstm_core.timing import interleaved, ratio  # noqa: E402
+
+GOAL_SIZE = dict(T=100, B=32, D=64, H=128)
+MODELS = ("lstm", "gru", "rnn")
+DTYPES = (np.float64, np.float32)
+# the sweeps of the plot: LSTM, time against T and against H
+SWEEP_T = dict(B=32, D=64, H=128, Ts=[25, 50, 100, 200, 400])
+SWEEP_H = dict(T=20, B=32, D=64, Hs=[32, 64, 128, 256, 512, 1024])
 
 
-def make_problem(model, dtype, T, B, D, H, seed=0):
+def make_problem(model, dtype, T, B, D, H, seed=0, package=lstm_core):
+    """params, x (T, B, D) and an upstream gradient dh (T, B, H), all of ``dtype``."""
     rng = np.random.default_rng(seed)
-    m = MODULES[model]
-    params = m.init_params(D, H, rng=rng, dtype=dtype)
+    params = getattr(package, model).init_params(D, H, rng=rng, dtype=dtype)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     dh = rng.standard_normal((T, B, H)).astype(dtype)
     return params, x, dh
 
 
-def matmul_flops(model, T, B, D, H):
-    """FLOPs of the matrix products in forward + backward (2 per multiply-add).
-
-    Forward: x W_x and h W_h at every step, 2 T B G (D + H) with G = gates * H.
-    Backward: dx, dW_x, dh_{t-1} and dW_h, twice the forward count.
-    Elementwise gate arithmetic is not counted.
-    """
-    G = GATES[model] * H
-    return 3 * 2 * T * B * G * (D + H)
-
-
-def lstm_core_fwd_bwd(model, params, x, dh):
-    m = MODULES[model]
-    _, cache = m.forward(params, x)
-    return m.backward(dh, cache)
-
-
-def matmuls_alone(model, dtype, T, B, D, H):
-    """The products forward+backward perform, with the same shapes, nothing else."""
-    G = GATES[model] * H
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((T * B, D)).astype(dtype)
-    W_x = rng.standard_normal((D, G)).astype(dtype)
-    W_h = rng.standard_normal((H, G)).astype(dtype)
-    h = rng.standard_normal((B, H)).astype(dtype)
-    hs = rng.standard_normal((T * B, H)).astype(dtype)
-    da = rng.standard_normal((B, G)).astype(dtype)
-    das = rng.standard_normal((T * B, G)).astype(dtype)
+def lstm_core_job(model, params, x, dh, package=lstm_core):
+    m = getattr(package, model)
 
     def run():
-        X @ W_x                      # input projection, all steps at once
-        for _ in range(T):
-            h @ W_h                  # forward recurrent product, per step
-        for _ in range(T):
-            da @ W_h.T               # backward recurrent product, per step
-        X.T @ das                    # dW_x over all steps
-        hs.T @ das                   # dW_h over all steps
-        das @ W_x.T                  # dx for all steps
+        return m.backward(dh, m.forward(params, x)[1])
     return run
 
 
-def torch_fwd_bwd(model, params, x, dh, dtype):
-    import torch
+def gemm_floor_job(model, dtype, T, B, D, H):
+    """The products of :func:`lstm_core.cost.training_products` alone, on random operands."""
+    rng = np.random.default_rng(1)
+    work = []
+    for p in cost.training_products(model, T, B, D, H):
+        a = rng.standard_normal((p.m, p.k)).astype(dtype)
+        b = rng.standard_normal((p.k, p.n)).astype(dtype)
+        work.append((a, b, np.empty((p.m, p.n), dtype=dtype), p.count))
 
+    def run():
+        for a, b, out, count in work:
+            for _ in range(count):
+                np.matmul(a, b, out=out)
+    return run
+
+
+def torch_state_dict(model, params):
+    """torch.nn.{RNN, LSTM, GRU} state_dict (numpy arrays) of lstm_core params."""
     from lstm_core import interop
 
-    tdtype = {np.float64: torch.float64, np.float32: torch.float32}[dtype]
+    if model == "lstm":
+        return interop.lstm_to_torch(params)
+    if model == "gru":
+        return interop.gru_to_torch(params)
+    return {"weight_ih_l0": params["W_x"].T.copy(), "weight_hh_l0": params["W_h"].T.copy(),
+            "bias_ih_l0": params["b"].copy(), "bias_hh_l0": np.zeros_like(params["b"])}
+
+
+def torch_job(torch, model, params, x, dh):
+    """(run, check): run() is torch's forward + backward; check(grads) compares dW_h."""
     T, B, D = x.shape
-    H = params["W_h"].shape[0]
-    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[model](D, H).to(tdtype)
-    sd = (interop.lstm_to_torch if model == "lstm" else interop.gru_to_torch)(params)
-    mod.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()})
+    H = dh.shape[-1]
+    tdtype = {np.dtype(np.float64): torch.float64, np.dtype(np.float32): torch.float32}[x.dtype]
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[model]
+    mod = cls(D, H).to(tdtype)
+    mod.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v))
+                         for k, v in torch_state_dict(model, params).items()})
     xt = torch.from_numpy(x).requires_grad_(True)
     dht = torch.from_numpy(dh)
 
     def run():
-        mod.zero_grad()
+        mod.zero_grad(set_to_none=True)
+        xt.grad = None
         y, _ = mod(xt)
         y.backward(dht)
-    return run, torch.get_num_threads()
+
+    def check(grads):
+        """max |dW_h(torch) - dW_h(lstm_core)| / max |dW_h(lstm_core)| after a run()."""
+        ours = grads.params["W_h"]
+        theirs = mod.weight_hh_l0.grad.detach().numpy().T
+        return float(np.max(np.abs(theirs - ours)) / np.max(np.abs(ours)))
+    return run, check
 
 
-def main():
-    print("== 1. forward+backward at", SIZE, "==")
-    print("machine:", machine_line())
-    try:
-        import torch  # noqa: F401
-        have_torch = True
-    except ImportError:
-        have_torch = False
-        print("PyTorch: not installed -- PyTorch comparison skipped (pip install torch to include it)")
-    for model in ("lstm", "gru"):
-        for dtype in (np.float64, np.float32):
-            params, x, dh = make_problem(model, dtype, **SIZE)
-            g = lstm_core_fwd_bwd(model, params, x, dh)
-            assert g.params["W_h"].dtype == dtype, "float32 must stay float32"
-            t_ours = median_time(lambda: lstm_core_fwd_bwd(model, params, x, dh))
-            t_mm = median_time(matmuls_alone(model, dtype, **SIZE))
-            flops = matmul_flops(model, **SIZE)
-            line = (f"{model} {np.dtype(dtype).name}: lstm_core {fmt_ms(t_ours)}  "
-                    f"matmuls alone {fmt_ms(t_mm)}  matmul share {t_mm / t_ours:5.2f}  "
-                    f"achieved {flops / t_ours / 1e9:6.2f} GFLOP/s of {flops / t_mm / 1e9:6.2f} (GEMM)")
-            if have_torch:
-                run, threads = torch_fwd_bwd(model, params, x, dh, dtype)
-                t_torch = median_time(run)
-                line += f"  torch {fmt_ms(t_torch)} ({threads} thr)  ratio ours/torch {t_ours / t_torch:5.2f}"
-            print(line)
+def compare(model, dtype, size, *, torch=None, repeats=21, warmup=2):
+    """lstm_core, torch (if given) and the GEMM floor at one size, interleaved. A record dict."""
+    T, B, D, H = (size[k] for k in "TBDH")
+    params, x, dh = make_problem(model, dtype, T, B, D, H)
+    jobs = {"lstm_core": lstm_core_job(model, params, x, dh),
+            "gemm": gemm_floor_job(model, dtype, T, B, D, H)}
+    grads = jobs["lstm_core"]()
+    for name, g in grads.params.items():
+        if g.dtype != dtype:
+            raise AssertionError(f"{model} {np.dtype(dtype).name}: grad {name} is {g.dtype}")
+    record = {"model": model, "dtype": np.dtype(dtype).name, "size": dict(T=T, B=B, D=D, H=H),
+              "matmul_flops": sum(p.flops for p in cost.training_products(model, T, B, D, H))}
+    if torch is not None:
+        jobs["torch"], check = torch_job(torch, model, params, x, dh)
+        jobs["torch"]()
+        record["torch_dW_h_rel_diff"] = check(grads)
+    times = interleaved(jobs, repeats=repeats, warmup=warmup)
+    record["times"] = times
+    record["ratios"] = {"lstm_core/gemm": ratio(times["lstm_core"], times["gemm"])}
+    if "torch" in times:
+        record["ratios"]["lstm_core/torch"] = ratio(times["lstm_core"], times["torch"])
+        record["ratios"]["torch/gemm"] = ratio(times["torch"], times["gemm"])
+    return record
 
 
-def scaling():
-    print("== 2. scaling (lstm, float64, B=32, D=64) ==")
-    Ts = [25, 50, 100, 200, 400]
-    times = []
-    for T in Ts:
-        params, x, dh = make_problem("lstm", np.float64, T, 32, 64, 128)
-        times.append(median_time(lambda: lstm_core_fwd_bwd("lstm", params, x, dh), repeats=5))
-    slope_T = np.polyfit(np.log(Ts), np.log(times), 1)[0]
-    print("T:", Ts, "ms:", [round(t * 1e3, 2) for t in times], f"fitted exponent in T: {slope_T:.2f} (1 expected)")
-    Hs = [128, 256, 512, 1024]
-    times = []
-    for H in Hs:
-        params, x, dh = make_problem("lstm", np.float64, 20, 32, 64, H)
-        times.append(median_time(lambda: lstm_core_fwd_bwd("lstm", params, x, dh), repeats=5))
-    slope_H = np.polyfit(np.log(Hs[1:]), np.log(times[1:]), 1)[0]
-    print("H:", Hs, "ms:", [round(t * 1e3, 2) for t in times],
-          f"fitted exponent in H (H >= 256): {slope_H:.2f} (2 expected for large H)")
+HEADER = (f"{'':13s}{'lstm_core ms':>22s}{'torch ms':>22s}{'GEMM floor ms':>22s}"
+          f"{'lstm_core/torch':>20s}{'lstm_core/GEMM':>20s}{'torch/GEMM':>20s}  dW_h vs torch")
+
+
+def record_line(r):
+    """One row under HEADER: medians [quartiles] of times and of round-by-round ratios."""
+    t, q = r["times"], r["ratios"]
+
+    def ms(key):
+        s = t.get(key)
+        return f"{'—':>22s}" if s is None else (
+            f"{s.median * 1e3:9.2f} [{s.q1 * 1e3:.2f}, {s.q3 * 1e3:.2f}]".rjust(22))
+
+    def rt(key):
+        s = q.get(key)
+        return f"{'—':>20s}" if s is None else f"{s.median:.2f} [{s.q1:.2f}, {s.q3:.2f}]".rjust(20)
+
+    diff = r.get("torch_dW_h_rel_diff")
+    return (f"{r['model']:5s}{r['dtype']:8s}" + ms("lstm_core") + ms("torch") + ms("gemm")
+            + rt("lstm_core/torch") + rt("lstm_core/gemm") + rt("torch/gemm")
+            + ("" if diff is None else f"  {diff:.0e} rel."))
+
+
+def at_goal_size(torch=None, *, repeats=21, models=MODELS):
+    """Every model and dtype at GOAL_SIZE: a list of records."""
+    log(f"== forward + backward at (T, B, D, H) = "
+        f"({', '.join(str(v) for v in GOAL_SIZE.values())}), one thread, interleaved, "
+        f"median [quartiles] of {repeats} rounds ==")
+    log(HEADER)
+    records = []
+    for model in models:
+        for dtype in DTYPES:
+            r = compare(model, dtype, GOAL_SIZE, torch=torch, repeats=repeats)
+            log(record_line(r))
+            records.append(r)
+    return records
+
+
+def sweep(torch=None, *, repeats=7, dtypes=DTYPES, Ts=None, Hs=None):
+    """LSTM time against T and against H for every candidate: each sweep is one interleaved
+    run over all its sizes and candidates. {"T": {...}, "H": {...}} with medians and spreads."""
+    out = {}
+    Ts = Ts or SWEEP_T["Ts"]
+    Hs = Hs or SWEEP_H["Hs"]
+    plan = {"T": [dict(T=T, B=SWEEP_T["B"], D=SWEEP_T["D"], H=SWEEP_T["H"]) for T in Ts],
+            "H": [dict(T=SWEEP_H["T"], B=SWEEP_H["B"], D=SWEEP_H["D"], H=H) for H in Hs]}
+    for axis, sizes in plan.items():
+        jobs = {}
+        for dtype in dtypes:
+            for s in sizes:
+                params, x, dh = make_problem("lstm", dtype, **s)
+                key = (np.dtype(dtype).name, s[axis])
+                jobs[("lstm_core",) + key] = lstm_core_job("lstm", params, x, dh)
+                jobs[("gemm",) + key] = gemm_floor_job("lstm", dtype, **s)
+                if torch is not None:
+                    jobs[("torch",) + key] = torch_job(torch, "lstm", params, x, dh)[0]
+        times = interleaved(jobs, repeats=repeats, warmup=1)
+        fixed = {k: v for k, v in sizes[0].items() if k != axis}
+        out[axis] = {"fixed": fixed, "values": [s[axis] for s in sizes], "series": {}}
+        for (impl, dtype, v), summary in times.items():
+            series = out[axis]["series"].setdefault(f"{impl} {dtype}", {"impl": impl,
+                                                                         "dtype": dtype,
+                                                                         "times": []})
+            series["times"].append(summary)
+        sizes_text = ", ".join(f"{k} = {v}" for k, v in fixed.items())
+        log(f"== LSTM time against {axis} ({sizes_text}), median of {repeats} rounds, ms ==")
+        log(f"{axis:>22s}: " + "".join(f"{v:>9}" for v in out[axis]["values"]))
+        for name, series in out[axis]["series"].items():
+            med = np.array([s.median for s in series["times"]])
+            xs = np.array(out[axis]["values"], dtype=float)
+            fit = slice(0, None) if axis == "T" else slice(-3, None)
+            series["exponent"] = float(np.polyfit(np.log(xs[fit]), np.log(med[fit]), 1)[0])
+            where = "" if axis == "T" else f", H >= {out[axis]['values'][-3]}"
+            log(f"{name:>22s}: " + "".join(f"{m * 1e3:9.2f}" for m in med)
+                + f"   exponent {series['exponent']:.2f}{where}")
+    return out
 
 
 def load_lstm_core_at(rev):
@@ -155,48 +229,49 @@ def load_lstm_core_at(rev):
 
 
 def against(rev, repeats=21):
-    """forward+backward of the working tree's lstm_core vs the one at ``rev``, at SIZE, every
-    model and dtype: the two alternate call by call (the order flips every round), so a load
-    change on the machine hits both alike. Medians, quartiles, and the largest difference."""
-    import statistics
-    import time
-
-    import lstm_core as here
+    """forward + backward of the working tree's lstm_core against the one at ``rev``, at
+    GOAL_SIZE, every model and dtype, interleaved: medians, quartiles, the round-by-round
+    ratio tree/REV, and the largest difference of the parameter gradients."""
     base = load_lstm_core_at(rev)
-    print(f"== interleaved: working tree vs {rev} at", SIZE, "==")
-    print("machine:", machine_line())
-    T, B, D, H = (SIZE[k] for k in "TBDH")
-    for model in ("lstm", "gru", "rnn"):
-        for dtype in (np.float64, np.float32):
-            rng = np.random.default_rng(0)
-            mods = {rev: getattr(base, model), "tree": getattr(here, model)}
-            params = mods["tree"].init_params(D, H, rng=rng, dtype=dtype)
-            x = rng.standard_normal((T, B, D)).astype(dtype)
-            dh = rng.standard_normal((T, B, H)).astype(dtype)
+    one_thread()
+    log(f"== interleaved: working tree vs {rev} at", GOAL_SIZE, f"median [quartiles] of "
+        f"{repeats} rounds ==")
+    for line in machine_lines(machine_info()):
+        log(line)
+    T, B, D, H = (GOAL_SIZE[k] for k in "TBDH")
+    for model in MODELS:
+        for dtype in DTYPES:
+            params, x, dh = make_problem(model, dtype, T, B, D, H)
+            jobs = {rev: lstm_core_job(model, params, x, dh, package=base),
+                    "tree": lstm_core_job(model, params, x, dh)}
+            g_base, g_tree = jobs[rev](), jobs["tree"]()
+            diff = max(float(np.max(np.abs(g_base.params[k] - g_tree.params[k])))
+                       for k in g_tree.params)
+            times = interleaved(jobs, repeats=repeats, warmup=2)
+            log(f"{model} {np.dtype(dtype).name}: " + "  ".join(
+                f"{k} {fmt_summary_ms(v)}" for k, v in times.items())
+                + f"  tree/{rev} {fmt_ratio(ratio(times['tree'], times[rev]))}"
+                + f"  max |grad diff| {diff:.1e}")
 
-            def run(m):
-                return m.backward(dh, m.forward(params, x)[1])
 
-            g_base, g_tree = run(mods[rev]), run(mods["tree"])
-            diff = max(float(np.max(np.abs(g_base.params[k] - g_tree.params[k]))) for k in g_tree.params)
-            times = {k: [] for k in mods}
-            for r in range(repeats):
-                for name in (list(mods) if r % 2 else list(mods)[::-1]):
-                    t0 = time.perf_counter()
-                    run(mods[name])
-                    times[name].append(time.perf_counter() - t0)
-            med = {k: statistics.median(v) for k, v in times.items()}
-            quart = {k: np.percentile(v, [25, 75]) * 1e3 for k, v in times.items()}
-            print(f"{model} {np.dtype(dtype).name}: " + "  ".join(
-                f"{k} {fmt_ms(med[k])} [{quart[k][0]:.1f}, {quart[k][1]:.1f}]" for k in mods)
-                + f"  tree/{rev} {med['tree'] / med[rev]:.3f}  max |grad diff| {diff:.1e}")
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="REV",
+                        help="time the working tree's lstm_core against the one at git REV")
+    parser.add_argument("--repeats", type=int, default=21, help="timed rounds (default 21)")
+    args = parser.parse_args(argv)
+    if args.against:
+        against(args.against, repeats=args.repeats)
+        return
+    from common import import_torch
+    torch, note = import_torch()
+    if note:
+        log(note)
+    one_thread(torch)
+    for line in machine_lines(machine_info(torch)):
+        log(line)
+    at_goal_size(torch, repeats=args.repeats)
 
 
 if __name__ == "__main__":
-    import sys
-
-    if len(sys.argv) == 3 and sys.argv[1] == "--against":
-        against(sys.argv[2])    # e.g. python bench/bench_bptt.py --against main
-    else:
-        main()
-        scaling()
+    main()

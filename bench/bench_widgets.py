@@ -1,36 +1,38 @@
 """Widget latency: the time of one explorer callback (recompute + redraw) per move of a
-control, for every chapter's explorer; median and worst over a fixed sequence of moves.
+control, for every chapter's explorer; medians and spreads over a fixed sequence of moves.
 
 Each chapter is run as a script (its code cells, in order) with
 ``lstm_core.viz.gradient_explorer`` replaced by a recorder, so the benchmark
 times exactly the ``compute`` functions and controls the chapters define. The
 recorded explorers are then built in widget mode (matplotlib Agg) and their
-``update`` -- recompute plus redraw -- is timed for every move of :func:`moves`.
-Every timed call changes the setting (the redraw keeps what did not change, so timing
-the same setting twice would time almost nothing). A live explorer keeps the frames of
-settings it has shown, so moves back to one skip compute: "first visits" is the median
-over the moves to a setting not shown before.
+``update`` -- recompute plus redraw -- is timed for every move of :func:`moves`, on the wall
+clock and on the process's CPU clock, with the compute function alone timed after each move.
+Every timed call changes the setting: the redraw keeps what did not change, so timing the
+same setting twice would time almost nothing. A live explorer keeps the frames of settings
+it has shown, so a move back to one skips compute; "first visits" are the moves to a setting
+not shown before, "moves" all of them.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import os
-import statistics
-import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.pop("LSTM_CORE_STATIC_WIDGETS", None)
 
+import common  # noqa: E402, F401  (one BLAS thread before numpy loads)
 import jupytext  # noqa: E402
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from common import log  # noqa: E402
 import lstm_core.viz as viz  # noqa: E402
+from lstm_core.timing import Summary  # noqa: E402
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
@@ -73,72 +75,88 @@ def control_settings(controls):
     return defaults, largest
 
 
-def moves(controls):
+def moves(controls, rounds=3):
     """The settings a reader moves through, one dict of changed controls per move: each
     control swept through all its values (the others at their defaults) and back to its
-    default, then default -> largest -> default three times (:func:`control_settings`)."""
+    default, then default -> largest -> default ``rounds`` times (:func:`control_settings`)."""
     out = []
     for c in viz.controls.normalise_controls(controls):
         out += [{c.name: v} for v in c.values if v != c.default] + [{c.name: c.default}]
     defaults, largest = control_settings(controls)
     if largest != defaults:
-        out += [largest, defaults] * 3
+        out += [largest, defaults] * rounds
     return out
 
 
-def _median_ms(seconds):
-    return statistics.median(seconds) * 1e3 if seconds else float("nan")
+def time_moves(widget, compute, controls, rounds=3):
+    """{clock: {"moves", "first visits", "compute alone"}: Summary} for one explorer."""
+    wall = {"moves": [], "first visits": [], "compute alone": []}
+    cpu = {key: [] for key in wall}
+    seen = {tuple(widget.current.items())}
+    for move in moves(controls, rounds):
+        t0, c0 = time.perf_counter(), time.process_time()
+        widget.update(**move)
+        t1, c1 = time.perf_counter(), time.process_time()
+        values = dict(widget.current)
+        keys = ["moves"]
+        if tuple(values.items()) not in seen:
+            seen.add(tuple(values.items()))
+            keys.append("first visits")
+        for key in keys:
+            wall[key].append(t1 - t0)
+            cpu[key].append(c1 - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        compute(**values)
+        wall["compute alone"].append(time.perf_counter() - t0)
+        cpu["compute alone"].append(time.process_time() - c0)
+    return ({k: Summary.of(v) for k, v in wall.items() if v},
+            {k: Summary.of(v) for k, v in cpu.items() if v})
 
 
-def explorer_latencies(book=BOOK):
-    """One dict per explorer of the book: callback times per move (ms) and compute alone."""
-    rows = []
-    for chapter in sorted(Path(book).glob("*.md")):
+def _ms(summary):
+    return f"{summary.median * 1e3:6.1f} ms [{summary.q1 * 1e3:.1f}, {summary.q3 * 1e3:.1f}]"
+
+
+def main(repeats=3):
+    """Time every explorer; a list of records (chapter, index, title, medians and spreads).
+
+    ``repeats``: how many times the default -> largest -> default round trip ends the moves.
+    """
+    log("== explorer callback latency (recompute + redraw per move, widget mode), "
+        "median [quartiles] ==")
+    records = []
+    for chapter in sorted(BOOK.glob("*.md")):
         try:
             calls = recorded_explorers(chapter)
         except Exception as exc:  # report and go on with the other chapters
-            rows.append({"chapter": chapter.stem, "error": f"{type(exc).__name__}: {exc}"})
+            log(f"{chapter.name}: could not run ({type(exc).__name__}: {exc})")
+            records.append({"chapter": chapter.stem, "error": f"{type(exc).__name__}: {exc}"})
             continue
         for k, (compute, controls, kwargs) in enumerate(calls):
             widget = viz.gradient_explorer(compute, controls, **{**kwargs, "mode": "widget"})
-            callback, cpu, alone, first = [], [], [], []
-            seen = {tuple(widget.current.items())}
-            for move in moves(controls):
-                t0, c0 = time.perf_counter(), time.process_time()
-                widget.update(**move)
-                callback.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-                values = dict(widget.current)
-                if tuple(values.items()) not in seen:  # the widget keeps frames it has shown
-                    seen.add(tuple(values.items()))
-                    first.append(callback[-1])
-                t0 = time.perf_counter()
-                compute(**values)
-                alone.append(time.perf_counter() - t0)
-            rows.append({"chapter": chapter.stem, "index": k, "title": kwargs.get("title", ""),
-                         "moves": len(callback),
-                         "median_ms": _median_ms(callback),
-                         "worst_ms": max(callback, default=float("nan")) * 1e3,
-                         "first_visit_median_ms": _median_ms(first),
-                         # CPU time of this process: what the callback costs without the wait
-                         # for a core on a shared machine (wall time counts that wait too)
-                         "cpu_median_ms": _median_ms(cpu),
-                         "compute_median_ms": _median_ms(alone)})
+            t, cpu = time_moves(widget, compute, controls, rounds=repeats)
+            if "moves" not in t:
+                continue  # a single setting: nothing to move
+            title = kwargs.get("title", "")
+            first = t.get("first visits", t["moves"])
+            log(f"{chapter.stem:20s} #{k} {title[:40]:40s} {len(t['moves'].samples)} moves: "
+                f"{_ms(t['moves'])}, first visits {_ms(first)}, worst "
+                f"{t['moves'].hi * 1e3:.1f} ms; CPU time {_ms(cpu['moves'])}; compute alone "
+                f"{t['compute alone'].median * 1e3:5.1f} ms")
+            records.append({"chapter": chapter.stem, "index": k, "title": title,
+                            "moves": moves(controls, repeats), "times": t, "cpu_times": cpu})
             plt.close("all")
-    return rows
+    return records
 
 
-def main():
-    print("== 3. explorer callback latency (recompute + redraw per move, widget mode) ==")
-    for r in explorer_latencies():
-        if "error" in r:
-            print(f"{r['chapter']}: could not run ({r['error']})")
-            continue
-        print(f"{r['chapter']:20s} #{r['index']} {r['title'][:40]:40s} callback: median "
-              f"{r['median_ms']:6.1f} ms, worst {r['worst_ms']:6.1f} ms over {r['moves']} moves; "
-              f"first visits {r['first_visit_median_ms']:6.1f} ms, CPU {r['cpu_median_ms']:6.1f} ms "
-              f"(compute alone: median {r['compute_median_ms']:5.1f} ms)")
+def worst(records, clock="times"):
+    """(median seconds, record, which) of the slowest callback over every explorer, over all
+    its moves and over its first visits, by wall time (clock="times") or CPU time
+    ("cpu_times"); None when none ran."""
+    timed = [(r[clock][s].median, r, s) for r in records if clock in r
+             for s in ("moves", "first visits") if s in r[clock]]
+    return max(timed, key=lambda item: item[0]) if timed else None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

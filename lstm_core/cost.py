@@ -38,6 +38,8 @@ before the matmul instead of after it.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 MODELS = ("rnn", "lstm", "gru")
@@ -105,3 +107,44 @@ def flops_per_step(model: str, D: int, H: int, B: int = 1) -> int:
     """
     c = cost_breakdown(model, D, H, B)
     return c["matmul"] + c["elementwise"]
+
+
+class Product(NamedTuple):
+    """``count`` matrix products of an (m, k) by a (k, n) matrix: 2 m k n FLOPs each."""
+
+    what: str
+    m: int
+    k: int
+    n: int
+    count: int
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.m * self.k * self.n * self.count
+
+
+def training_products(model: str, T: int, B: int, D: int, H: int) -> list:
+    """The matrix products of one forward + backward pass over T steps, as :class:`Product` s.
+
+    With G = H, 4H, 3H (rnn, lstm, gru): the input projection of all steps at once, the
+    recurrent product of every step, its transpose in the backward pass of every step, and the
+    three products the backward pass can batch over all T B rows (the weight gradients and dx).
+    The recurrent products cannot be batched: step t needs h_{t-1}. Their FLOPs add up to
+    ``3 T cost_breakdown(...)["matmul"]`` = 6 T B (D + H) G. The GRU's candidate block is
+    counted inside its one (H, 3H) recurrent product (``variant="torch"``; "cho" multiplies the
+    same number of entries, split differently). ``bench/`` times these products alone as the
+    floor of forward + backward.
+    """
+    D, H, B = _check(model, D, H, B)
+    if not isinstance(T, (int, np.integer)) or isinstance(T, (bool, np.bool_)) or T < 1:
+        raise ValueError(f"T must be a positive integer, got {T!r}")
+    T = int(T)
+    G = _BLOCKS[model] * H
+    return [
+        Product("x W_x, all steps (forward)", T * B, D, G, 1),
+        Product("h_{t-1} W_h, every step (forward)", B, H, G, T),
+        Product("da_t W_h^T, every step (backward)", B, G, H, T),
+        Product("x^T da = dW_x, all steps (backward)", D, T * B, G, 1),
+        Product("h_prev^T da = dW_h, all steps (backward)", H, T * B, G, 1),
+        Product("da W_x^T = dx, all steps (backward)", T * B, G, D, 1),
+    ]

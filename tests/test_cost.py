@@ -160,3 +160,23 @@ def test_invalid_model_or_sizes_are_refused(bad):
 def test_invalid_batch_is_refused(B):
     with pytest.raises(ValueError, match=r"^B must"):
         cost.flops_per_step("lstm", 3, 4, B)
+
+
+@pytest.mark.parametrize("model", cost.MODELS)
+@given(T=st.integers(1, 50), B=st.integers(1, 9), D=st.integers(1, 40), H=st.integers(1, 40))
+def test_training_products_add_up_to_three_forward_passes(model, T, B, D, H):
+    """The products of forward + backward: 6 T B (D + H) G FLOPs (the closed form of the cost
+    appendix, eq-cost-total), T recurrent products each way, operand widths of the model."""
+    G = {"rnn": 1, "lstm": 4, "gru": 3}[model] * H
+    products = cost.training_products(model, T, B, D, H)
+    assert sum(p.flops for p in products) == 6 * T * B * (D + H) * G
+    assert sum(p.flops for p in products) == 3 * T * cost.cost_breakdown(model, D, H, B)["matmul"]
+    per_step = [(p.m, p.k, p.n, p.count) for p in products if "every step" in p.what]
+    assert per_step == [(B, H, G, T), (B, G, H, T)]
+    assert all(p.count == 1 for p in products if "every step" not in p.what)
+
+
+@pytest.mark.parametrize("T", [0, -1, 2.0, True])
+def test_training_products_refuse_a_bad_length(T):
+    with pytest.raises(ValueError, match="T must be a positive integer"):
+        cost.training_products("lstm", T, 2, 3, 4)
