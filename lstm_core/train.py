@@ -25,6 +25,7 @@ identical data).
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -48,6 +49,7 @@ __all__ = [
     "train",
 ]
 
+logger = logging.getLogger(__name__)
 MODELS = {"rnn": rnn, "lstm": lstm, "gru": gru}
 LOSSES = ("mse", "xent")
 READOUT = ("readout.W", "readout.b")
@@ -188,7 +190,8 @@ class TrainResult:
 
 
 class _Progress:
-    """A progress bar: ipywidgets in a live Jupyter kernel, a few text lines elsewhere, nothing if quiet."""
+    """Progress of a run: an ipywidgets bar in a live Jupyter kernel; elsewhere a few INFO
+    records on the ``lstm_core.train`` logger (about one per tenth of the run); nothing if quiet."""
 
     def __init__(self, total, desc, quiet):
         self.total, self.desc, self.kind = total, desc, "none"
@@ -214,7 +217,7 @@ class _Progress:
             display(widgets.HBox([self.bar, self.label]))
             self.kind = "widget"
         else:
-            self.kind = "text"
+            self.kind = "log"
             self.every = max(1, total // 10)
 
     def update(self, step, loss):
@@ -225,7 +228,7 @@ class _Progress:
             self.bar.value = step
             self.label.value = text
         else:
-            print(f"{self.desc}: {text}", flush=True)
+            logger.info("%s: %s", self.desc, text)
 
     def close(self, seconds):
         if self.kind == "widget":
@@ -254,7 +257,9 @@ def train(model, sample: Callable, *, hidden_size: int, steps: int, batch_size: 
     checkpoints  steps (numbers of updates done, 0 = initialisation) at which
                  ``callback(Checkpoint)`` is called, e.g. with a :class:`GradFlowRecorder`
     quiet        no progress display (the book build); otherwise an ipywidgets bar in a
-                 live kernel and a few printed lines elsewhere
+                 live kernel, and elsewhere INFO records "desc: step/steps  loss L" on the
+                 ``lstm_core.train`` logger (``logging.basicConfig(level=logging.INFO)``
+                 shows them)
     """
     _module(model)  # fail early on an unknown name
     if loss not in LOSSES:

@@ -5,6 +5,7 @@ variance of a uniform distribution, finite differences, the readout's own
 formula, and the LSTM recursion written out for the forget-gate ablation.
 """
 import functools
+import logging
 import math
 
 import numpy as np
@@ -192,14 +193,21 @@ def test_checkpoints_call_the_callback_with_snapshots():
                     quiet=True, checkpoints=[6], callback=cb)
 
 
-def test_quiet_mode_prints_nothing_and_the_text_bar_prints(capsys):
+def test_quiet_mode_reports_nothing_and_otherwise_progress_goes_to_the_logger(capsys, caplog):
     kw = dict(hidden_size=3, steps=20, batch_size=4, seed=0)
+    caplog.set_level(logging.INFO, logger="lstm_core.train")
     train.train("rnn", functools.partial(data.adding_problem, 5), quiet=True, **kw)
-    assert capsys.readouterr().out == ""
-    train.train("rnn", functools.partial(data.adding_problem, 5), quiet=False, desc="demo", **kw)
-    out = capsys.readouterr().out.splitlines()
-    assert out and all(line.startswith("demo: ") for line in out)
-    assert out[-1].startswith("demo: 20/20")
+    assert caplog.records == []
+    r = train.train("rnn", functools.partial(data.adding_problem, 5), quiet=False, desc="demo", **kw)
+    assert capsys.readouterr().out == ""                  # library code prints nothing
+    records = [rec for rec in caplog.records if rec.name == "lstm_core.train"]
+    assert [rec.levelno for rec in records] == [logging.INFO] * 10   # every 20 // 10 = 2 steps
+    steps = [int(rec.getMessage().split()[1].split("/")[0]) for rec in records]
+    assert steps == list(range(2, 21, 2))
+    assert all(rec.getMessage().startswith("demo: ") for rec in records)
+    last = records[-1].getMessage()
+    assert last.startswith("demo: 20/20  loss ")
+    assert float(last.rsplit(" ", 1)[1]) == pytest.approx(r.train_loss[-1], abs=5e-5)
 
 
 def test_xent_needs_the_number_of_classes():
