@@ -200,14 +200,14 @@ def main(argv=None):
     if args.quick:
         log("--quick: few rounds and sizes; a smoke test, not figures to quote")
 
-    records = bench_bptt.at_goal_size(torch, repeats=7 if args.quick else 31)
+    records = bench_bptt.at_goal_size(torch, repeats=7 if args.quick else 21)
     sweeps = bench_bptt.sweep(
-        torch, repeats=3 if args.quick else 9,
+        torch, repeats=3 if args.quick else 7,
         dtypes=(np.float64,) if args.quick else bench_bptt.DTYPES,
         Ts=[25, 100, 400] if args.quick else None, Hs=[64, 256, 1024] if args.quick else None)
     memory = bench_memory.main(torch)
 
-    widgets = bench_widgets.main(repeats=3 if args.quick else 7)
+    widgets = bench_widgets.main(repeats=3 if args.quick else 5)
 
     build = None
     if args.build:

@@ -14,7 +14,7 @@ import numpy as np
 from ._checks import check_choice
 
 
-def sigmoid(z):
+def sigmoid(z, out=None):
     """Logistic function 1 / (1 + exp(-z)), stable for large |z|.
 
     Written as sigma(z) = exp(min(z, 0)) / (1 + exp(-|z|)): for z >= 0 that is
@@ -22,39 +22,42 @@ def sigmoid(z):
     non-positive number, so nothing overflows, and tiny values of sigma(z)
     keep full relative precision. No branch or mask per element (masked numpy
     operations are several times slower). The dtype of z (float32 or float64)
-    is kept.
+    is kept. ``out``, if given, receives the result (it may be z itself).
     """
     z = np.asarray(z)
     if z.dtype.kind != "f":
         z = z.astype(np.float64)
     if z.ndim == 0:
-        return sigmoid(z[None])[0]
+        return sigmoid(z[None])[0] if out is None else sigmoid(z[None], out=out[None])[0]
     den = np.abs(z)
     np.negative(den, out=den)
     np.exp(den, out=den)
     den += 1.0
-    num = np.minimum(z, 0.0)
+    num = np.minimum(z, 0.0, out=out)
     np.exp(num, out=num)
     num /= den
     return num
 
 
-def sigmoid_grad_from_output(y):
-    """d sigma / dz written with y = sigma(z):  y (1 - y)."""
-    return y * (1.0 - y)
+def sigmoid_grad_from_output(y, out=None):
+    """d sigma / dz written with y = sigma(z):  y (1 - y) (into ``out`` if given)."""
+    slope = np.subtract(1.0, y, out=out)
+    slope *= y
+    return slope
 
 
-def tanh(z):
-    return np.tanh(z)
+def tanh(z, out=None):
+    return np.tanh(z, out=out)
 
 
-def tanh_grad_from_output(y):
-    """d tanh / dz written with y = tanh(z):  1 - y^2."""
-    return 1.0 - y * y
+def tanh_grad_from_output(y, out=None):
+    """d tanh / dz written with y = tanh(z):  1 - y^2 (into ``out`` if given)."""
+    y2 = np.multiply(y, y, out=out)
+    return np.subtract(1.0, y2, out=y2)
 
 
-def relu(z):
-    return np.maximum(z, 0.0)
+def relu(z, out=None):
+    return np.maximum(z, 0.0, out=out)
 
 
 def relu_grad_from_output(y):
@@ -62,8 +65,11 @@ def relu_grad_from_output(y):
     return (y > 0).astype(y.dtype)
 
 
-def identity(z):
-    return np.asarray(z)
+def identity(z, out=None):
+    if out is None:
+        return np.asarray(z)
+    out[...] = z
+    return out
 
 
 def identity_grad_from_output(y):

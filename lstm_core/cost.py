@@ -19,7 +19,7 @@ Counted, in FLOPs (floating-point operations):
 * matmuls: every multiply-add of ``x_t W_x`` and of ``h_{t-1} W_h`` (or, for the
   GRU variant "cho", of ``(r_t * h_{t-1}) W_hn``) counts as **2 FLOPs**, so a
   (B, K) @ (K, N) product costs 2 B K N. The input projection is counted in
-  every step even though the library computes it for all steps in one matmul.
+  every step even though the library computes it in one matmul for many steps at once.
 * element-wise arithmetic: each addition, subtraction and multiplication of one
   element counts as 1 FLOP: bias additions, the sum of the input and recurrent
   projections, the gate products and the state updates, exactly as written in

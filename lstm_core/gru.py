@@ -32,6 +32,7 @@ from ._common import (
     Gradients,
     check_rng,
     check_sizes,
+    previous_states,
     project_inputs,
     sum_outer_over_time,
     uniform_init,
@@ -95,26 +96,46 @@ def init_params(input_size, hidden_size, *, rng, dtype=np.float64):
     }
 
 
-def cell_forward(a_in, h_prev, W_h, b_h, *, variant):
+def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
     """One step given the input projection a_in = x_t W_x + b_x (B, 3H).
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
+    out: None, or the arrays (h_t, rz_t, n_t, m_t) of shapes (B, H), (B, 2H), (B, H), (B, H)
+    that the step writes into (r_t and z_t are then the two halves of rz_t); :func:`forward`
+    passes step t of its cache, so that no step allocates its results.
     """
-    H = h_prev.shape[-1]
+    B, H = h_prev.shape
+    if out is None:
+        out = [np.empty((B, k * H), dtype=h_prev.dtype) for k in (1, 2, 1, 1)]
+    h, rz_gates, n, m = out
     rz, n_slice = slice(0, 2 * H), gate_slice("n", H)
-    rzg = sigmoid(a_in[:, rz] + h_prev @ W_h[:, rz] + b_h[rz])  # (eq-gru-gates)
-    r, z = rzg[:, :H], rzg[:, H:]
+    rz_gates[...] = sigmoid(a_in[:, rz] + h_prev @ W_h[:, rz] + b_h[rz])  # (eq-gru-gates)
+    r, z = rz_gates[:, :H], rz_gates[:, H:]
     if variant == "torch":
-        m = h_prev @ W_h[:, n_slice] + b_h[n_slice]  # (eq-gru-cand-torch)
-        n = np.tanh(a_in[:, n_slice] + r * m)  # (eq-gru-cand-torch)
+        np.add(h_prev @ W_h[:, n_slice], b_h[n_slice], out=m)  # (eq-gru-cand-torch)
+        np.tanh(a_in[:, n_slice] + r * m, out=n)  # (eq-gru-cand-torch)
     else:
-        m = h_prev  # (eq-gru-cand-cho)
-        n = np.tanh(a_in[:, n_slice] + (r * m) @ W_h[:, n_slice] + b_h[n_slice])  # (eq-gru-cand-cho)
-    return (1.0 - z) * n + z * h_prev, r, z, n, m  # (eq-gru-update)
+        m[...] = h_prev  # (eq-gru-cand-cho)
+        np.tanh(a_in[:, n_slice] + (r * m) @ W_h[:, n_slice] + b_h[n_slice], out=n)  # (eq-gru-cand-cho)
+    np.add(n, z * (h_prev - n), out=h)  # (1 - z) * n + z * h_{t-1}; (eq-gru-update)
+    return h, r, z, n, m
 
 
-def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant):
+def local_derivatives(h_prev, r, z, n):
+    """The factors of one step's chain rule that do not depend on the gradient arriving:
+
+        s_n = (1 - z) * tanh'(n),  s_z = (h_{t-1} - n) * sigma'(z),  s_r = sigma'(r)
+
+    (the s^n_t, s^z_t, s^r_t of the step Jacobian). Element-wise, so the arrays may be one
+    step (B, H) or a block of steps (k, B, H): :func:`backward` computes a block at once.
+    """
+    s_n = (1.0 - z) * tanh_grad_from_output(n)  # (eq-gru-bp-n)
+    s_z = (h_prev - n) * sigmoid_grad_from_output(z)  # (eq-gru-bp-z)
+    return s_n, s_z, sigmoid_grad_from_output(r)
+
+
+def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant, slopes=None, out=None):
     """One step of BPTT through the GRU cell.
 
     dh_t (B, H) total dL/dh_t. Returns
@@ -123,33 +144,39 @@ def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant):
                     h_{t-1} (blocks r, z, and n for "torch") or r*h_{t-1} (block n, "cho")
       dh_prev (B, H) dL/dh_{t-1} via this step: direct path through z, plus
                     the paths through the gates' and the candidate's matmuls
+    slopes: this step's (s_n, s_z, s_r) from :func:`local_derivatives`, or None to compute them.
+    out: None, or two (B, 3H) arrays that da_x and da_h are written into.
     """
-    H = dh_t.shape[-1]
-    n_slice = gate_slice("n", H)
-    dn_pre = dh_t * (1.0 - z) * tanh_grad_from_output(n)  # (eq-gru-bp-n)
-    dz_pre = dh_t * (h_prev - n) * sigmoid_grad_from_output(z)  # (eq-gru-bp-z)
+    B, H = dh_t.shape
+    s_n, s_z, s_r = local_derivatives(h_prev, r, z, n) if slopes is None else slopes
+    da_x, da_h = [np.empty((B, 3 * H), dtype=dh_t.dtype) for _ in range(2)] if out is None else out
+    r_slice, z_slice, n_slice = (gate_slice(g, H) for g in GATES)
+    dn_pre = np.multiply(dh_t, s_n, out=da_x[:, n_slice])  # (eq-gru-bp-n)
+    np.multiply(dh_t, s_z, out=da_x[:, z_slice])  # (eq-gru-bp-z)
     dh_prev = dh_t * z  # direct path: h_t = ... + z * h_{t-1}; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
-    da_x = np.empty((dh_t.shape[0], 3 * H), dtype=dh_t.dtype)
-    da_x[:, gate_slice("z", H)] = dz_pre
-    da_x[:, n_slice] = dn_pre
-    da_h = da_x.copy()
     if variant == "torch":
         # n_pre = ... + r * m, m = h W_hn + b_hn
-        dr = dn_pre * m  # (eq-gru-bp-r-torch)
-        da_h[:, n_slice] = dn_pre * r  # gradient reaching m; (eq-gru-bp-r-torch)
+        np.multiply(dn_pre * m, s_r, out=da_x[:, r_slice])  # (eq-gru-bp-r-torch)
+        np.multiply(dn_pre, r, out=da_h[:, n_slice])  # gradient reaching m; (eq-gru-bp-r-torch)
     else:
         # n_pre = ... + (r * h) W_hn + b_hn
         d_rh = dn_pre @ W_h[:, n_slice].T  # (eq-gru-bp-r-cho)
-        dr = d_rh * m  # (eq-gru-bp-r-cho)
-        dh_prev = dh_prev + d_rh * r  # (eq-gru-bp-hprev-cho)
-        # da_h[:, n] stays dn_pre: its matmul input is r*h, handled by the caller
-    da_x[:, gate_slice("r", H)] = da_h[:, gate_slice("r", H)] = dr * sigmoid_grad_from_output(r)  # (eq-gru-bp-r-torch), (eq-gru-bp-r-cho)
+        np.multiply(d_rh * m, s_r, out=da_x[:, r_slice])  # (eq-gru-bp-r-cho)
+        dh_prev += d_rh * r  # (eq-gru-bp-hprev-cho)
+        da_h[:, n_slice] = dn_pre  # its matmul input is r*h, handled by the caller
+    rz = slice(0, 2 * H)
+    da_h[:, rz] = da_x[:, rz]  # blocks r, z: x_t and h_{t-1} enter the same pre-activation
     if variant == "torch":
-        dh_prev = dh_prev + da_h @ W_h.T  # (eq-gru-bp-hprev-torch)
+        dh_prev += da_h @ W_h.T  # (eq-gru-bp-hprev-torch)
     else:
-        rz = slice(0, 2 * H)
-        dh_prev = dh_prev + da_h[:, rz] @ W_h[:, rz].T  # (eq-gru-bp-hprev-cho)
+        dh_prev += da_h[:, rz] @ W_h[:, rz].T  # (eq-gru-bp-hprev-cho)
     return da_x, da_h, dh_prev
+
+
+def time_blocks(T, B, width, elements=2**18):
+    """The steps 0..T-1 cut into consecutive slices of about ``elements / (B * width)`` steps."""
+    n = max(1, elements // (B * width))
+    return [slice(t0, min(t0 + n, T)) for t0 in range(0, T, n)]
 
 
 def forward(params, x, h0=None, *, variant="torch"):
@@ -160,19 +187,26 @@ def forward(params, x, h0=None, *, variant="torch"):
     h0      (B, H) or None for zeros
     Returns h (T, B, H) and a :class:`GRUCache` for :func:`backward` (it also
     holds the gates r, z, n, each (T, B, H), for plotting).
+
+    The steps run in blocks: the input projections of one block of steps at a time
+    (one matmul each), so that no (T, B, 3H) array is ever held; every step writes
+    straight into the cache, r and z side by side (one sigmoid call for both).
     """
     D, H, dtype = check_model_params(params, param_spec, "gru")
     check_choice("variant", variant, VARIANTS)
     x = check_sequence(x, D, dtype)
     T, B, _ = x.shape
     h0 = check_state("h0", h0, B, H, dtype)
-    a_in = project_inputs(x, params["W_x"], params["b_x"])
-    h, r, z, n, m = (np.empty((T, B, H), dtype=dtype) for _ in range(5))
+    h, n, m = (np.empty((T, B, H), dtype=dtype) for _ in range(3))
+    rz = np.empty((T, B, 2 * H), dtype=dtype)
     h_prev = h0
-    for t in range(T):
-        h[t], r[t], z[t], n[t], m[t] = cell_forward(a_in[t], h_prev, params["W_h"], params["b_h"], variant=variant)
-        h_prev = h[t]
-    cache = GRUCache(params=params, x=x, h0=h0, h=h, r=r, z=z, n=n, m=m,
+    for block in time_blocks(T, B, 3 * H):
+        a_in = project_inputs(x[block], params["W_x"], params["b_x"])
+        for t in range(block.start, block.stop):
+            cell_forward(a_in[t - block.start], h_prev, params["W_h"], params["b_h"],
+                         variant=variant, out=(h[t], rz[t], n[t], m[t]))
+            h_prev = h[t]
+    cache = GRUCache(params=params, x=x, h0=h0, h=h, r=rz[..., :H], z=rz[..., H:], n=n, m=m,
                      options=GRUOptions(variant=variant))
     return h, cache
 
@@ -182,39 +216,42 @@ def backward(dh, cache):
 
     dh (T, B, H): dL/dh_t from outside the recurrence (zeros where unused).
     Returns :class:`Gradients` with params, dx, dh0 and dh_steps.
+
+    The steps run in blocks, last block first: the chain-rule factors of a whole block
+    at once (:func:`local_derivatives`), then its steps one by one, then the block's
+    share of the sums over time and its dx (one matmul each), so that the per-step
+    gradients da_x, da_h are only ever held for one block.
     """
-    params, x, h = cache.params, cache.x, cache.h
+    params, x, h, h0 = cache.params, cache.x, cache.h, cache.h0
     variant = cache.options.variant
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
-    h_prev_all = cache.h_prev
-    da_x = np.empty((T, B, 3 * H), dtype=h.dtype)
-    da_h = np.empty_like(da_x)
+    rz, n_slice = slice(0, 2 * H), gate_slice("n", H)
+    grads = {k: np.zeros(v.shape, dtype=h.dtype) for k, v in params.items()}
+    dx = np.empty(x.shape, dtype=h.dtype)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
     W_h = with_contiguous_transpose(params["W_h"])
-    for t in range(T - 1, -1, -1):
-        dh_steps[t] = dh[t] + carry  # (eq-gru-bp-total)
-        da_x[t], da_h[t], carry = cell_backward(
-            dh_steps[t], h_prev_all[t], cache.r[t], cache.z[t], cache.n[t],
-            cache.m[t], W_h, variant=variant,
-        )
-    n_slice = gate_slice("n", H)
-    # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
-    if variant == "torch":
-        dW_h = sum_outer_over_time(h_prev_all, da_h)  # (eq-gru-bp-wh-torch)
-    else:
-        rz = slice(0, 2 * H)
-        dW_h = np.concatenate(
-            [sum_outer_over_time(h_prev_all, da_h[..., rz]),  # (eq-gru-bp-wh-cho)
-             sum_outer_over_time(cache.r * h_prev_all, da_h[..., n_slice])],  # (eq-gru-bp-wh-cho)
-            axis=1,
-        )
-    grads = {
-        "W_x": sum_outer_over_time(x, da_x),  # (eq-gru-bp-wx)
-        "W_h": dW_h,
-        "b_x": da_x.sum(axis=(0, 1)),  # (eq-gru-bp-wx)
-        "b_h": da_h.sum(axis=(0, 1)),  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
-    }
-    dx = (da_x.reshape(T * B, 3 * H) @ params["W_x"].T).reshape(x.shape)  # (eq-gru-bp-wx)
+    for block in time_blocks(T, B, 3 * H)[::-1]:
+        steps = block.stop - block.start
+        h_prev = h[block.start - 1:block.stop - 1] if block.start else previous_states(h0, h[block])
+        r, z, n, m = (a[block] for a in (cache.r, cache.z, cache.n, cache.m))
+        slopes = local_derivatives(h_prev, r, z, n)
+        da_x, da_h = (np.empty((steps, B, 3 * H), dtype=h.dtype) for _ in range(2))
+        for k in range(steps - 1, -1, -1):
+            t = block.start + k
+            np.add(dh[t], carry, out=dh_steps[t])  # (eq-gru-bp-total)
+            _, _, carry = cell_backward(dh_steps[t], h_prev[k], r[k], z[k], n[k], m[k], W_h,
+                                        variant=variant, slopes=[s[k] for s in slopes],
+                                        out=(da_x[k], da_h[k]))
+        # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
+        if variant == "torch":
+            grads["W_h"] += sum_outer_over_time(h_prev, da_h)  # (eq-gru-bp-wh-torch)
+        else:
+            grads["W_h"][:, rz] += sum_outer_over_time(h_prev, da_h[..., rz])  # (eq-gru-bp-wh-cho)
+            grads["W_h"][:, n_slice] += sum_outer_over_time(r * h_prev, da_h[..., n_slice])  # (eq-gru-bp-wh-cho)
+        grads["W_x"] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
+        grads["b_x"] += da_x.reshape(-1, 3 * H).sum(axis=0)  # (eq-gru-bp-wx)
+        grads["b_h"] += da_h.reshape(-1, 3 * H).sum(axis=0)  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
+        dx[block] = (da_x.reshape(-1, 3 * H) @ params["W_x"].T).reshape(steps, B, -1)  # (eq-gru-bp-wx)
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)  # (eq-gru-bp-total)

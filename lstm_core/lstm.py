@@ -38,6 +38,7 @@ gradient of zero and change nothing).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -55,11 +56,13 @@ from ._common import (
     check_sizes,
     previous_states,
     project_inputs,
+    previous_states_of,
     sum_outer_over_time,
+    time_blocks,
     uniform_init,
     with_contiguous_transpose,
 )
-from .activations import Activation, get_activation, sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
+from .activations import Activation, get_activation, sigmoid_grad_from_output, tanh_grad_from_output
 
 GATES = ("i", "f", "g", "o")
 CELLS = ("standard", "no_forget", "coupled")
@@ -114,51 +117,146 @@ def _peephole_names(peephole) -> tuple:
     return tuple(name for name in PEEPHOLES if name[-1] in letters)
 
 
-def activate_gates(a, forget_bias=0.0):
+@lru_cache(maxsize=None)
+def _gate_scale(H: int, dtype) -> tuple:
+    """(k, -k, k - 1), each (4H,) and read-only: k = 1 on the columns of i, f, o and 2 on g."""
+    k = np.ones(4 * H, dtype=dtype)
+    k[gate_slice("g", H)] = 2.0
+    consts = (k, -k, k - 1.0)
+    for v in consts:
+        v.flags.writeable = False
+    return consts
+
+
+def sigmoid_by_exp(z, out=None):
+    """sigma(z) = 1 / (1 + exp(-z)), as :func:`activate_gates` computes it (the same bits)."""
+    y = np.negative(z, out=out)
+    with np.errstate(over="ignore"):  # exp(-z) = inf where sigma(z) rounds to 0 anyway
+        np.exp(y, out=y)
+    y += 1.0
+    return np.divide(1.0, y, out=y)
+
+
+def activate_gates(a, forget_bias=0.0, out=None):
     """(B, 4H) pre-activations -> (B, 4H) gate values [i, f, g, o].
 
-    Sigmoid on the three gates, tanh on the candidate block g.
+    Sigmoid on the three gates, tanh on the candidate block g, from one exp over all 4H
+    columns: sigma(z) = 1 / (1 + exp(-z)) and tanh(z) = 2 sigma(2z) - 1. With k = 1 on the
+    columns of i, f, o and k = 2 on those of g, the gates are k / (1 + exp(-k a)) - (k - 1).
+    A tiny sigma keeps its full relative precision; exp overflows to inf only where a gate
+    rounds to 0 (or g to -1). ``out`` (B, 4H), if given, receives the gates; it may be ``a``.
     """
     H = a.shape[-1] // 4
-    if forget_bias:
-        a = a.copy()
-        a[..., gate_slice("f", H)] += forget_bias
-    gates = sigmoid(a)
-    gates[..., gate_slice("g", H)] = np.tanh(a[..., gate_slice("g", H)])
+    k, minus_k, k_minus_1 = _gate_scale(H, a.dtype)
+    z = np.multiply(a, minus_k, out=out)                     # -k a
+    if forget_bias:  # -k (a_f + forget_bias), with k = 1 on the f block
+        z[..., gate_slice("f", H)] -= forget_bias
+    with np.errstate(over="ignore"):
+        np.exp(z, out=z)
+    z += 1.0
+    gates = np.divide(k, z, out=z)
+    gates -= k_minus_1
     return gates
 
 
-def gate_slopes(gates):
-    """d(gate)/d(pre-activation) from the gate values: y(1-y), and 1-g^2 on the g block."""
+def gate_slopes(gates, out=None):
+    """d(gate)/d(pre-activation) from the gate values: y(1-y), and 1-g^2 on the g block.
+
+    Any leading shape (B, 4H) or (T, B, 4H); ``out``, if given, receives the slopes.
+    """
     H = gates.shape[-1] // 4
-    slopes = sigmoid_grad_from_output(gates)
+    slopes = sigmoid_grad_from_output(gates, out=out)
     g = gates[..., gate_slice("g", H)]
-    slopes[..., gate_slice("g", H)] = tanh_grad_from_output(g)
+    tanh_grad_from_output(g, out=slopes[..., gate_slice("g", H)])
     return slopes
 
 
-def cell_forward(a_in, h_prev, c_prev, W_h, *, forget_bias, psi, cell, peephole=None):
+def cell_forward(a_in, h_prev, c_prev, W_h, *, forget_bias, psi, cell, peephole=None, out=None):
     """One step given the input projection a_in = x_t W_x + b (B, 4H).
 
     ``peephole`` is None or the vectors (p_i, p_f, p_o), each (H,) (zeros for
-    an absent one). Returns (h_t, c_t, gates_t, s_t) with s_t = psi(c_t).
+    an absent one). Returns (h_t, c_t, gates_t, s_t) with s_t = psi(c_t): new
+    arrays, or, if ``out`` = (h_t, c_t, gates_t, s_t) is given, those arrays
+    filled in (:func:`forward` passes rows of its outputs, with gates_t = a_in:
+    the input projection is overwritten by the gate values).
     """
     H = h_prev.shape[-1]
-    a = a_in + h_prev @ W_h
+    h_t, c_t, gates_t, s_t = (None,) * 4 if out is None else out
+    a = np.add(a_in, h_prev @ W_h, out=gates_t)  # a_t = x_t W_x + b + h_{t-1} W_h
     if peephole is not None:  # i and f look at c_{t-1}  [eq-lstm-peep-if]
         a[:, gate_slice("i", H)] += peephole[0] * c_prev
         a[:, gate_slice("f", H)] += peephole[1] * c_prev
-    gates = activate_gates(a, forget_bias)
+        a_o = a[:, gate_slice("o", H)].copy()  # o needs c_t first (below): keep its input
+    gates = activate_gates(a, forget_bias, out=a)
     if cell == "no_forget":
         gates[:, gate_slice("f", H)] = 1.0
     elif cell == "coupled":
         gates[:, gate_slice("f", H)] = 1.0 - gates[:, gate_slice("i", H)]
     i, f, g, o = (gates[:, gate_slice(n, H)] for n in GATES)
-    c = f * c_prev + i * g
+    c = np.multiply(f, c_prev, out=c_t)
+    c += i * g                               # c_t = f_t c_{t-1} + i_t g_t
     if peephole is not None:  # o looks at the new c_t, so it is computed after it  [eq-lstm-peep-o]
-        o[:] = sigmoid(a[:, gate_slice("o", H)] + peephole[2] * c)
-    s = psi.fn(c)
-    return o * s, c, gates, s
+        np.add(a_o, peephole[2] * c, out=o)
+        sigmoid_by_exp(o, out=o)
+    s = psi.fn(c, out=s_t)
+    return np.multiply(o, s, out=h_t), c, gates, s
+
+
+def step_coefficients(gates, c_prev, s, *, psi, cell, peephole=None, out=None):
+    """What one step's backward pass needs from the forward pass alone: (k, k_c, k_carry).
+
+    gates (..., B, 4H), c_prev and s (..., B, H): one step, or a block of steps at once
+    (:func:`backward` computes them a block at a time). With dh_t the total dL/dh_t and
+    dc_next = dL/dc_{t+1} f_{t+1}, one step of BPTT (:func:`backward_step`) is then
+
+        dL/dc_t      = dc_next + dh_t * k_c
+        delta_k      = dL/dc_t * k_k   for k = i, f, g;   delta_o = dh_t * k_o
+        dL/dc_{t-1}  = dL/dc_t * k_carry
+
+    k (..., B, 4H) in the gate blocks, k_c and k_carry (..., B, H). ``out`` = (k, k_c),
+    if given, receives the first two.
+    """
+    H = s.shape[-1]
+    k_out, k_c_out = (None, None) if out is None else out
+    i, f, g, o = (gates[..., gate_slice(n, H)] for n in GATES)
+    k = gate_slopes(gates, out=k_out)  # sigma' on i, f, o and tanh' on g, times:
+    k_i, k_f, k_g, k_o = (k[..., gate_slice(n, H)] for n in GATES)
+    k_o *= s                      # dL/do_t = dL/dh_t * s_t  [eq-lstm-bw-do]
+    k_i *= g                      # dL/di_t = dL/dc_t * g_t  [eq-lstm-bw-di]
+    k_f *= c_prev                 # dL/df_t = dL/dc_t * c_{t-1}  [eq-lstm-bw-df]
+    k_g *= i                      # dL/dg_t = dL/dc_t * i_t  [eq-lstm-bw-dg]
+    # c_t reaches h_t = o * psi(c_t): that path's factor  [eq-lstm-bw-dc]
+    k_c = np.multiply(o, psi.grad_from_output(s), out=k_c_out)
+    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-deep-peep-dc]
+        k_c += k_o * peephole[2]
+    if cell == "no_forget":
+        k_f[...] = 0.0
+    elif cell == "coupled":
+        # f = 1 - i: what f receives flows into i with a minus sign
+        k_i -= c_prev * sigmoid_grad_from_output(i)
+        k_f[...] = 0.0
+    k_carry = f                   # dL/dc_{t-1} = dL/dc_t * f_t  [eq-lstm-bw-dc]
+    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-deep-peep-dcprev]
+        k_carry = f + k_i * peephole[0] + k_f * peephole[1]
+    return k, k_c, k_carry
+
+
+def backward_step(dh_t, dc_next, k, k_c, k_carry, W_h):
+    """One step of BPTT from its :func:`step_coefficients` (one step's rows, (B, 4H) and (B, H)).
+
+    Works in place: k becomes da_t and k_c becomes dL/dc_t. Returns
+    (da_t (B, 4H), dL/dc_t total, dL/dh_{t-1} via this step, dL/dc_{t-1}).
+    """
+    B, H = dh_t.shape
+    # two paths into c_t: through h_t, and along the cell state from c_{t+1}
+    dc = np.multiply(dh_t, k_c, out=k_c)
+    dc += dc_next                       # dL/dc_t = dh_t * k_c + dc_next  [eq-lstm-bw-dc]
+    da = k
+    blocks = np.reshape(da, (B, 4, H), copy=False)  # the gate blocks i, f, g, o (a view)
+    blocks[:, :3] *= dc[:, None]        # delta_i, delta_f, delta_g: dL/dc_t times their k
+    blocks[:, 3] *= dh_t                # delta_o: dL/dh_t times k_o
+    dc_prev = dc * k_carry              # for step t-1  [eq-lstm-bw-dc]
+    return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
 
 
 def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=None):
@@ -168,29 +266,12 @@ def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=N
     dc_next  (B, H) dL/dc_t arriving along the cell state from step t+1
     peephole None, or (p_i, p_f, p_o) as in :func:`cell_forward`
     Returns (da_t (B, 4H), dL/dc_t total, dL/dh_{t-1} via this step, dL/dc_{t-1}).
+
+    The step's coefficients (the part that depends on the forward pass only), then the
+    step itself; :func:`backward` runs the same two for a block of steps at a time.
     """
-    H = dh_t.shape[-1]
-    i, f, g, o = (gates[:, gate_slice(n, H)] for n in GATES)
-    dgates = np.empty_like(gates)
-    dgates[:, gate_slice("o", H)] = dh_t * s                  # dL/do_t  [eq-lstm-bw-do]
-    # two paths into c_t: through h_t = o * psi(c_t), and along the cell state from c_{t+1}
-    dc = dc_next + dh_t * o * psi.grad_from_output(s)         # [eq-lstm-bw-dc]
-    if peephole is not None:  # a third: c_t -> a_o, so delta_o * p_o  [eq-deep-peep-dc]
-        dc = dc + dgates[:, gate_slice("o", H)] * sigmoid_grad_from_output(o) * peephole[2]
-    dgates[:, gate_slice("i", H)] = dc * g                    # dL/di_t  [eq-lstm-bw-di]
-    dgates[:, gate_slice("f", H)] = dc * c_prev               # dL/df_t  [eq-lstm-bw-df]
-    dgates[:, gate_slice("g", H)] = dc * i                    # dL/dg_t  [eq-lstm-bw-dg]
-    da = dgates * gate_slopes(gates)  # x sigma' or tanh': delta_i, delta_f, delta_g, delta_o
-    if cell == "no_forget":
-        da[:, gate_slice("f", H)] = 0.0
-    elif cell == "coupled":
-        # f = 1 - i: what f receives flows into i with a minus sign
-        da[:, gate_slice("i", H)] -= dgates[:, gate_slice("f", H)] * sigmoid_grad_from_output(i)
-        da[:, gate_slice("f", H)] = 0.0
-    dc_prev = dc * f  # dL/dc_t * f_t, for step t-1  [eq-lstm-bw-dc]
-    if peephole is not None:  # c_{t-1} also fed a_i and a_f  [eq-deep-peep-dcprev]
-        dc_prev += da[:, gate_slice("i", H)] * peephole[0] + da[:, gate_slice("f", H)] * peephole[1]
-    return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
+    k, k_c, k_carry = step_coefficients(gates, c_prev, s, psi=psi, cell=cell, peephole=peephole)
+    return backward_step(dh_t, dc_next, k, k_c, k_carry, W_h)
 
 
 @dataclass(frozen=True)
@@ -273,60 +354,85 @@ def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="
     T, B, _ = x.shape
     h0 = check_state("h0", h0, B, H, dtype)
     c0 = check_state("c0", c0, B, H, dtype)
-    a_in = project_inputs(x, params["W_x"], params["b"])
+    # x_t W_x + b for all steps; each step overwrites its rows with its gate values
+    gates = project_inputs(x, params["W_x"], params["b"])
     h = np.empty((T, B, H), dtype=dtype)
     c = np.empty_like(h)
     s = np.empty_like(h)
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
     h_prev, c_prev = h0, c0
     for t in range(T):
-        h[t], c[t], gates[t], s[t] = cell_forward(
-            a_in[t], h_prev, c_prev, params["W_h"],
+        cell_forward(
+            gates[t], h_prev, c_prev, params["W_h"],
             forget_bias=opts.forget_bias, psi=opts.psi, cell=opts.cell, peephole=peephole,
+            out=(h[t], c[t], gates[t], s[t]),
         )
         h_prev, c_prev = h[t], c[t]
     cache = LSTMCache(params=params, x=x, h0=h0, h=h, c0=c0, c=c, s=s, gates=gates, options=opts)
     return h, cache
 
 
-def backward(dh, cache, dc_last=None, *, cell_backward=cell_backward):
+def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
     """Backpropagation through time for :func:`forward`.
 
     dh       (T, B, H) dL/dh_t from outside the recurrence (zeros where unused)
     dc_last  (B, H) or None: dL/dc_{T-1} from outside (e.g. a loss on the final cell)
-    cell_backward  the one-step function, :func:`cell_backward` (only
-             :mod:`lstm_core.errata` passes another: its deliberately wrong steps)
+    cell_backward  None for the library's :func:`cell_backward`, or another one-step
+             function with its signature (:mod:`lstm_core.errata` passes its deliberately
+             wrong steps), called once per step
+    keep_steps  False: leave out the per-step arrays dh_steps, dc_steps and da_steps (None
+             in the result), 6 (T, B, H) arrays that a training step does not need
     Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps, da_steps.
+
+    The steps are taken in blocks (:func:`~lstm_core._common.time_blocks`), the last block
+    first. For the library's step, the coefficients that depend on the forward pass only
+    are computed for a whole block in one go, written straight into the block's rows of
+    da_steps and dc_steps, and :func:`backward_step` turns them into the step's gradients in
+    place: the same arithmetic as :func:`cell_backward` at every step, in fewer numpy calls.
+    Each block's share of the weight gradients is added when the block is done.
     """
     params, x, h, gates, opts = cache.params, cache.x, cache.h, cache.gates, cache.options
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
     dc_carry = check_upstream("dc_last", dc_last, (B, H), "B, H", h.dtype)
-    c_prev = cache.c_prev
     peephole = _peephole_vectors(params, opts, H, h.dtype)
     W_h = with_contiguous_transpose(params["W_h"])  # for the loop only
-    da = np.empty_like(gates)
-    dh_steps = np.empty_like(h)
-    dc_steps = np.empty_like(h)
+    blocks = time_blocks(T, B, 4 * H, h.itemsize)
+    # da, dh, dc of every step, or (keep_steps=False) of one block, reused for the next
+    rows = T if keep_steps else blocks[0].stop
+    da, dh_steps, dc_steps = (np.empty((rows, B, G), dtype=h.dtype) for G in (4 * H, H, H))
+    dx = np.empty(x.shape, dtype=h.dtype)
     dh_carry = np.zeros((B, H), dtype=h.dtype)
-    for t in range(T - 1, -1, -1):
-        dh_steps[t] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
-        da[t], dc_steps[t], dh_carry, dc_carry = cell_backward(
-            dh_steps[t], dc_carry, gates[t], c_prev[t], cache.s[t], W_h,
-            psi=opts.psi, cell=opts.cell, peephole=peephole,
-        )
-    del W_h  # the column-major copy is done with: free it before the copies below
-    h_prev = cache.h_prev  # h_0, ..., h_{T-1}
-    grads = {  # sums over every step  [eq-lstm-bw-weights]
-        "W_x": sum_outer_over_time(x, da),
-        "W_h": sum_outer_over_time(h_prev, da),
-        "b": da.sum(axis=(0, 1)),
-    }
+    grads = {name: np.zeros(np.shape(p), dtype=h.dtype) for name, p in params.items()}
     # the peepholes: delta_i, delta_f times c_{t-1}, delta_o times c_t  [eq-lstm-peep-weights]
-    seen_by = {"p_i": ("i", c_prev), "p_f": ("f", c_prev), "p_o": ("o", cache.c)}
-    for name in opts.peepholes:
-        gate, state = seen_by[name]
-        grads[name] = (da[..., gate_slice(gate, H)] * state).sum(axis=(0, 1))
-    dx = (da.reshape(T * B, 4 * H) @ params["W_x"].T).reshape(x.shape)  # [eq-lstm-bw-dx]
-    return Gradients(params=grads, dx=dx, dh0=dh_carry, dh_steps=dh_steps,
-                     dc0=dc_carry, dc_steps=dc_steps, da_steps=da)
+    seen_by = {"p_i": ("i", "c_prev"), "p_f": ("f", "c_prev"), "p_o": ("o", "c")}
+    for block in reversed(blocks):
+        c_prev = previous_states_of(block, cache.c0, cache.c)
+        mine = block if keep_steps else slice(0, block.stop - block.start)  # rows of da etc.
+        da_block, dh_block, dc_block = da[mine], dh_steps[mine], dc_steps[mine]
+        if cell_backward is None:  # the coefficients of the whole block, into da and dc_steps
+            k_carry = step_coefficients(gates[block], c_prev, cache.s[block], psi=opts.psi,
+                                        cell=opts.cell, peephole=peephole,
+                                        out=(da_block, dc_block))[2]
+        for j in range(block.stop - block.start - 1, -1, -1):
+            t = block.start + j
+            dh_block[j] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
+            if cell_backward is None:  # in place: da and dc_steps held the coefficients
+                _, _, dh_carry, dc_carry = backward_step(
+                    dh_block[j], dc_carry, da_block[j], dc_block[j], k_carry[j], W_h)
+            else:
+                da_block[j], dc_block[j], dh_carry, dc_carry = cell_backward(
+                    dh_block[j], dc_carry, gates[t], c_prev[j], cache.s[t], W_h,
+                    psi=opts.psi, cell=opts.cell, peephole=peephole,
+                )
+        grads["W_x"] += sum_outer_over_time(x[block], da_block)  # sums over every step
+        grads["W_h"] += sum_outer_over_time(previous_states_of(block, cache.h0, h), da_block)
+        grads["b"] += da_block.sum(axis=(0, 1))  # [eq-lstm-bw-weights]
+        states = {"c_prev": c_prev, "c": cache.c[block]}
+        for name in opts.peepholes:
+            gate, state = seen_by[name]
+            grads[name] += (da_block[..., gate_slice(gate, H)] * states[state]).sum(axis=(0, 1))
+        rows_x = da_block.reshape(-1, 4 * H)  # the block's steps and sequences, one row each
+        dx[block] = (rows_x @ params["W_x"].T).reshape(dx[block].shape)  # [eq-lstm-bw-dx]
+    steps = (dh_steps, dc_steps, da) if keep_steps else (None, None, None)
+    return Gradients(params=grads, dx=dx, dh0=dh_carry, dc0=dc_carry,
+                     **dict(zip(("dh_steps", "dc_steps", "da_steps"), steps)))

@@ -21,6 +21,7 @@ from ._common import (
     project_inputs,
     sum_outer_over_time,
     uniform_init,
+    with_contiguous_transpose,
 )
 from .activations import Activation, get_activation
 
@@ -73,9 +74,12 @@ def cell_forward(a_in, h_prev, W_h, act):
     return act.fn(a_in + h_prev @ W_h)
 
 
-def cell_backward(dh_t, h_t, W_h, act):
-    """Given the total dL/dh_t (B, H): returns (da_t, dL/dh_{t-1} via this step)."""
-    da = dh_t * act.grad_from_output(h_t)
+def cell_backward(dh_t, h_t, W_h, act, *, out=None):
+    """Given the total dL/dh_t (B, H): returns (da_t, dL/dh_{t-1} via this step).
+
+    out: None, or a (B, H) array that da_t is written into.
+    """
+    da = np.multiply(dh_t, act.grad_from_output(h_t), out=out)
     return da, da @ W_h.T
 
 
@@ -118,13 +122,14 @@ def backward(dh, cache):
     da = np.empty_like(h)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)  # dL/dh_t arriving from step t+1
+    W_h = with_contiguous_transpose(params["W_h"])  # one copy, for the per-step products
     for t in range(T - 1, -1, -1):
-        dh_steps[t] = dh[t] + carry
-        da[t], carry = cell_backward(dh_steps[t], h[t], params["W_h"], act)
+        np.add(dh[t], carry, out=dh_steps[t])
+        _, carry = cell_backward(dh_steps[t], h[t], W_h, act, out=da[t])
     grads = {
         "W_x": sum_outer_over_time(x, da),
         "W_h": sum_outer_over_time(cache.h_prev, da),
-        "b": da.sum(axis=(0, 1)),
+        "b": da.reshape(T * B, H).sum(axis=0),
     }
     dx = (da.reshape(T * B, H) @ params["W_x"].T).reshape(x.shape)
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps, da_steps=da)

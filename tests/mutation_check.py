@@ -42,15 +42,15 @@ MUTATIONS = {
     ),
     "forget_gate_bias_gradient": (
         "lstm.py",
-        r'"b": da\.sum\(axis=\(0, 1\)\)',
-        '"b": _mutant_bias(da.sum(axis=(0, 1)))',
+        r'grads\["b"\] \+= da_block\.sum\(axis=\(0, 1\)\)',
+        'grads["b"] += _mutant_bias(da_block.sum(axis=(0, 1)))',
         "\n\ndef _mutant_bias(db):\n    H = db.shape[0] // 4\n    db = db.copy()\n"
         "    db[gate_slice(\"f\", H)] = db[gate_slice(\"i\", H)]\n    return db\n",
         "the forget-gate block of dL/db is the input gate's (errata bug (a)); nothing else changes",
     ),
     "cell_state_carry": (
         "lstm.py",
-        r"dc_prev = dc \* f\b",
+        r"dc_prev = dc \* k_carry\b",
         "dc_prev = dc",
         "",
         "dL/dc_{t-1} = dL/dc_t: the forget gate is left out of the carry along the cell state",

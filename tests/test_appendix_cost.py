@@ -78,16 +78,35 @@ def test_lstm_cache_holds_seven_blocks_per_step():
     np.testing.assert_array_equal(cache.s, np.tanh(cache.c))
 
 
-@pytest.mark.parametrize("T,B,D,H", [(60, 8, 8, 32), (150, 4, 16, 48)])
-def test_peak_memory_of_lstm_passes_has_the_stated_leading_terms(T, B, D, H):
-    params, x, _, rng = make("lstm", T, B, D, H)
-    dh = rng.standard_normal((T, B, H))
-    (_, cache), peak_fwd = peak_bytes(lambda: lstm.forward(params, x))
-    _, peak_bwd = peak_bytes(lambda: lstm.backward(dh, cache))
-    lead_fwd = 11 * T * B * H * 8                  # input projections (4) + cache (7) per step
-    lead_bwd = (8 * T * B * H + T * B * D) * 8     # da (4), dh_t, dc_t, h_prev, c_prev; dx
-    assert lead_fwd <= peak_fwd <= 1.1 * lead_fwd
-    assert lead_bwd <= peak_bwd <= 1.1 * lead_bwd
+@pytest.mark.parametrize("B,D,H", [(8, 8, 32), (4, 16, 48)])
+def test_peak_memory_of_lstm_passes_grows_by_the_stated_leading_terms(B, D, H):
+    """Measured at T and 2T: each extra step costs exactly the leading terms, and what is left
+    (per-step and per-block scratch, parameter-sized arrays) does not grow with T."""
+    peaks = {}
+    for T in (200, 400):
+        params, x, _, rng = make("lstm", T, B, D, H)
+        dh = rng.standard_normal((T, B, H))
+        (_, cache), peak_fwd = peak_bytes(lambda: lstm.forward(params, x))
+        _, peak_bwd = peak_bytes(lambda: lstm.backward(dh, cache))
+        peaks[T] = peak_fwd, peak_bwd
+    per_step_fwd, per_step_bwd = ((peaks[400][k] - peaks[200][k]) / 200 for k in (0, 1))
+    assert per_step_fwd == pytest.approx(7 * B * H * 8, rel=0.01)  # the cache: gates (4), h, c, s
+    assert per_step_bwd == pytest.approx((6 * B * H + B * D) * 8, rel=0.01)  # da (4), dh_t, dc_t; dx
+    T = 400
+    assert 7 * T * B * H * 8 <= peaks[T][0] <= 1.1 * 7 * T * B * H * 8
+    assert (6 * T * B * H + T * B * D) * 8 <= peaks[T][1] <= 1.15 * (6 * T * B * H + T * B * D) * 8
+
+
+def test_lstm_backward_without_the_per_step_arrays_adds_only_dx_per_step():
+    """keep_steps=False: on top of the cache, the backward pass grows by dL/dx_t only."""
+    B, D, H = 8, 8, 32
+    peaks = {}
+    for T in (200, 400):
+        params, x, _, rng = make("lstm", T, B, D, H)
+        dh = rng.standard_normal((T, B, H))
+        _, cache = lstm.forward(params, x)
+        _, peaks[T] = peak_bytes(lambda: lstm.backward(dh, cache, keep_steps=False))
+    assert (peaks[400] - peaks[200]) / 200 == pytest.approx(B * D * 8, rel=0.01)
 
 
 # ----------------------------------------------------------------------------- FLOPs by execution

@@ -488,3 +488,42 @@ def test_lstm_cell_path_outlives_the_rnn_gradient(seed):
     lstm_ratio = _ratio_first_last(path)
     assert rnn_ratio < 1e-12
     assert lstm_ratio > 1e-2
+
+
+@pytest.mark.parametrize("cell,peephole", [("standard", False), ("standard", True),
+                                           ("coupled", "io"), ("no_forget", "o")])
+@pytest.mark.parametrize("output_activation", ["tanh", "identity"])
+def test_float32_in_float32_everywhere(cell, peephole, output_activation):
+    """No silent upcast: every array forward and backward return is float32 for float32 input."""
+    T, B, D, H = 7, 3, 4, 5
+    rng = np.random.default_rng(5)
+    params = lstm.init_params(D, H, rng=rng, dtype=np.float32, peephole=peephole)
+    x, h0, c0, dh, dc_last = (rng.standard_normal(shape).astype(np.float32)
+                              for shape in ((T, B, D), (B, H), (B, H), (T, B, H), (B, H)))
+    h, cache = lstm.forward(params, x, h0, c0, cell=cell, output_activation=output_activation)
+    g = lstm.backward(dh, cache, dc_last)
+    arrays = {"h": h, **{f"cache.{k}": v for k, v in cache.arrays().items()},
+              **{f"grads[{k!r}]": v for k, v in g.params.items()},
+              **{k: getattr(g, k) for k in ("dx", "dh0", "dc0", "dh_steps", "dc_steps", "da_steps")}}
+    assert len(g.params) == len(params)
+    not_single = {k: v.dtype for k, v in arrays.items() if v.dtype != np.float32}
+    assert not not_single, not_single
+
+
+@pytest.mark.parametrize("T", [1, 9, 130])
+def test_keep_steps_false_gives_the_same_gradients_without_the_per_step_arrays(T):
+    B, D, H = 3, 4, 5
+    rng = np.random.default_rng(T)
+    params = lstm.init_params(D, H, rng=rng, peephole=True)
+    x, h0, c0, dh, dc_last = (rng.standard_normal(shape)
+                              for shape in ((T, B, D), (B, H), (B, H), (T, B, H), (B, H)))
+    _, cache = lstm.forward(params, x, h0, c0)
+    full = lstm.backward(dh, cache, dc_last)
+    lean = lstm.backward(dh, cache, dc_last, keep_steps=False)
+    for k in params:
+        np.testing.assert_array_equal(lean.params[k], full.params[k])
+    for k in ("dx", "dh0", "dc0"):
+        np.testing.assert_array_equal(getattr(lean, k), getattr(full, k))
+    assert lean.dh_steps is None and lean.dc_steps is None and lean.da_steps is None
+    # the cache is left as it was: a second backward pass gives the same result
+    np.testing.assert_array_equal(lstm.backward(dh, cache, dc_last).dx, full.dx)
