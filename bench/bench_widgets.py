@@ -1,12 +1,16 @@
-"""Widget latency: the median time of one explorer callback (recompute + redraw)
-for every chapter's explorer, at its default control values and at the largest.
+"""Widget latency: the time of one explorer callback (recompute + redraw) per move of a
+control, for every chapter's explorer; medians and spreads over a fixed sequence of moves.
 
 Each chapter is run as a script (its code cells, in order) with
 ``lstm_core.viz.gradient_explorer`` replaced by a recorder, so the benchmark
 times exactly the ``compute`` functions and controls the chapters define. The
 recorded explorers are then built in widget mode (matplotlib Agg) and their
-``update`` -- recompute plus redraw -- is timed, at the default and at the largest control
-values, interleaved with the compute function alone (:func:`lstm_core.timing.interleaved`).
+``update`` -- recompute plus redraw -- is timed for every move of :func:`moves`, on the wall
+clock and on the process's CPU clock, with the compute function alone timed after each move.
+Every timed call changes the setting: the redraw keeps what did not change, so timing the
+same setting twice would time almost nothing. A live explorer keeps the frames of settings
+it has shown, so a move back to one skips compute; "first visits" are the moves to a setting
+not shown before, "moves" all of them.
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from common import log  # noqa: E402
 import lstm_core.viz as viz  # noqa: E402
-from lstm_core.timing import interleaved  # noqa: E402
+from lstm_core.timing import Summary  # noqa: E402
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
@@ -71,10 +75,55 @@ def control_settings(controls):
     return defaults, largest
 
 
-def main(repeats=7):
-    """Time every explorer; a list of records (chapter, index, title, medians and spreads)."""
-    log(f"== explorer callback latency (recompute + redraw, widget mode), median [quartiles] "
-        f"of {repeats} rounds ==")
+def moves(controls, rounds=3):
+    """The settings a reader moves through, one dict of changed controls per move: each
+    control swept through all its values (the others at their defaults) and back to its
+    default, then default -> largest -> default ``rounds`` times (:func:`control_settings`)."""
+    out = []
+    for c in viz.controls.normalise_controls(controls):
+        out += [{c.name: v} for v in c.values if v != c.default] + [{c.name: c.default}]
+    defaults, largest = control_settings(controls)
+    if largest != defaults:
+        out += [largest, defaults] * rounds
+    return out
+
+
+def time_moves(widget, compute, controls, rounds=3):
+    """{clock: {"moves", "first visits", "compute alone"}: Summary} for one explorer."""
+    wall = {"moves": [], "first visits": [], "compute alone": []}
+    cpu = {key: [] for key in wall}
+    seen = {tuple(widget.current.items())}
+    for move in moves(controls, rounds):
+        t0, c0 = time.perf_counter(), time.process_time()
+        widget.update(**move)
+        t1, c1 = time.perf_counter(), time.process_time()
+        values = dict(widget.current)
+        keys = ["moves"]
+        if tuple(values.items()) not in seen:
+            seen.add(tuple(values.items()))
+            keys.append("first visits")
+        for key in keys:
+            wall[key].append(t1 - t0)
+            cpu[key].append(c1 - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        compute(**values)
+        wall["compute alone"].append(time.perf_counter() - t0)
+        cpu["compute alone"].append(time.process_time() - c0)
+    return ({k: Summary.of(v) for k, v in wall.items() if v},
+            {k: Summary.of(v) for k, v in cpu.items() if v})
+
+
+def _ms(summary):
+    return f"{summary.median * 1e3:6.1f} ms [{summary.q1 * 1e3:.1f}, {summary.q3 * 1e3:.1f}]"
+
+
+def main(repeats=3):
+    """Time every explorer; a list of records (chapter, index, title, medians and spreads).
+
+    ``repeats``: how many times the default -> largest -> default round trip ends the moves.
+    """
+    log("== explorer callback latency (recompute + redraw per move, widget mode), "
+        "median [quartiles] ==")
     records = []
     for chapter in sorted(BOOK.glob("*.md")):
         try:
@@ -84,35 +133,28 @@ def main(repeats=7):
             records.append({"chapter": chapter.stem, "error": f"{type(exc).__name__}: {exc}"})
             continue
         for k, (compute, controls, kwargs) in enumerate(calls):
-            kwargs = {**kwargs, "mode": "widget"}
-            widget = viz.gradient_explorer(compute, controls, **kwargs)
-            defaults, largest = control_settings(controls)
-            jobs = {"default": lambda: widget.update(**defaults),
-                    "largest": lambda: widget.update(**largest),
-                    "compute alone": lambda: compute(**defaults)}
-            t = interleaved(jobs, repeats=repeats, warmup=1)
-            # the same calls on the process's CPU clock: what a busy machine adds (waiting for
-            # a core) is left out, what the callback itself computes is not
-            cpu = interleaved(jobs, repeats=repeats, warmup=0, clock=time.process_time)
+            widget = viz.gradient_explorer(compute, controls, **{**kwargs, "mode": "widget"})
+            t, cpu = time_moves(widget, compute, controls, rounds=repeats)
+            if "moves" not in t:
+                continue  # a single setting: nothing to move
             title = kwargs.get("title", "")
-            log(f"{chapter.stem:20s} #{k} {title[:40]:40s} callback: default "
-                f"{t['default'].median * 1e3:6.1f} ms [{t['default'].q1 * 1e3:.1f}, "
-                f"{t['default'].q3 * 1e3:.1f}] (compute alone "
-                f"{t['compute alone'].median * 1e3:5.1f} ms), largest "
-                f"{t['largest'].median * 1e3:6.1f} ms; CPU time default "
-                f"{cpu['default'].median * 1e3:6.1f} ms, largest {cpu['largest'].median * 1e3:6.1f} ms")
+            first = t.get("first visits", t["moves"])
+            log(f"{chapter.stem:20s} #{k} {title[:40]:40s} {len(t['moves'].samples)} moves: "
+                f"{_ms(t['moves'])}, first visits {_ms(first)}, worst "
+                f"{t['moves'].hi * 1e3:.1f} ms; CPU time {_ms(cpu['moves'])}; compute alone "
+                f"{t['compute alone'].median * 1e3:5.1f} ms")
             records.append({"chapter": chapter.stem, "index": k, "title": title,
-                            "defaults": defaults, "largest": largest, "times": t,
-                            "cpu_times": cpu})
+                            "moves": moves(controls, repeats), "times": t, "cpu_times": cpu})
             plt.close("all")
     return records
 
 
 def worst(records, clock="times"):
-    """(median seconds, record, setting) of the slowest callback over every explorer and both
-    settings, by wall time (clock="times") or CPU time ("cpu_times"); None when none ran."""
+    """(median seconds, record, which) of the slowest callback over every explorer, over all
+    its moves and over its first visits, by wall time (clock="times") or CPU time
+    ("cpu_times"); None when none ran."""
     timed = [(r[clock][s].median, r, s) for r in records if clock in r
-             for s in ("default", "largest")]
+             for s in ("moves", "first visits") if s in r[clock]]
     return max(timed, key=lambda item: item[0]) if timed else None
 
 

@@ -325,6 +325,169 @@ def test_widget_mode_does_not_cap_the_grid():
     assert box.current == {"a": 29, "b": 0}
 
 
+# ----------------------------------------------------------------------------- the fast redraw
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def _savefig_pixels(fig) -> np.ndarray:
+    """matplotlib's own full draw of the figure (every artist, in z order), as RGB."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return _pixels(buf.getvalue())
+
+
+def test_widget_redraw_draws_what_a_full_draw_of_the_figure_draws():
+    """After each move the widget's PNG (kept background + data artists on top) equals
+    matplotlib's full draw of the same figure, and the curves are compute's numbers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="|dL/dh_t|",
+                            mode="widget")
+    ax = box.figure.axes[0]
+    line = next(ln for ln in ax.get_lines() if ln.get_label() == "|dL/dh_t|")
+    # moves that keep the axes (rho 1.0 -> 1.5 at 10 steps stays within the same decades) and
+    # moves that change limits, ticks, notes and legend entries
+    moves = [dict(steps=10), dict(rho=1.5), dict(rho=1.0), dict(act="squash"), dict(rho=1e20),
+             dict(steps=30), dict(rho=0.0), dict(act="linear"), dict(rho=0.5)]
+    kept = 0
+    for move in moves:
+        before = ax.get_ylim(), [t.get_text() for t in ax.get_yticklabels()]
+        box.update(**move)
+        kept += (ax.get_ylim(), [t.get_text() for t in ax.get_yticklabels()]) == before
+        fast, full = _pixels(box.children[1].value), _savefig_pixels(box.figure)
+        # the same image, up to antialiasing rounding where two artists overlap
+        assert fast.shape == full.shape, box.current
+        assert np.abs(fast - full).max() <= 2 and (fast != full).mean() < 1e-4, box.current
+        y = toy_compute(**box.current)["|dL/dh_t|"]
+        lo, hi = ax.get_ylim()
+        np.testing.assert_array_equal(line.get_ydata(), np.clip(y, lo, hi))
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(y.size))
+    assert 0 < kept < len(moves)  # both paths were taken
+
+
+def test_widget_computes_each_setting_once_while_it_is_kept():
+    import matplotlib
+
+    from lstm_core.viz.live import KEPT_FRAMES
+
+    matplotlib.use("Agg")
+    calls = []
+
+    def compute(a):
+        calls.append(a)
+        return {"y": np.arange(1.0, 5.0) * (a + 1)}
+
+    n = KEPT_FRAMES + 1
+    box = gradient_explorer(compute, {"a": list(range(n))}, title="t", ylabel="y", mode="widget")
+    line = next(ln for ln in box.figure.axes[0].get_lines() if ln.get_label() == "y")
+    box.update(a=1)
+    box.update(a=0)  # kept: drawn again without calling compute
+    assert calls == [0, 1]
+    np.testing.assert_array_equal(line.get_ydata(), [1.0, 2.0, 3.0, 4.0])
+    for a in range(2, n):
+        box.update(a=a)
+    box.update(a=n - 2)  # kept
+    box.update(a=1)  # the least recently drawn of KEPT_FRAMES + 1 settings: computed again
+    assert calls == [0, 1, *range(2, n), 1]
+    np.testing.assert_array_equal(line.get_ydata(), [2.0, 4.0, 6.0, 8.0])
+
+
+def layered(depth, cell="a"):
+    """One curve per layer, top layer first (like the deeper-networks chapter's explorer)."""
+    scale = {"a": 1.0, "b": 1e-3}[cell]
+    return {f"layer {k + 1}": scale * 10.0 ** (-np.arange(8.0)[::-1] / (k + 1))
+            for k in range(depth - 1, -1, -1)}
+
+
+def test_widget_legend_lists_the_curves_drawn_in_their_order():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = gradient_explorer(layered, {"depth": [1, 2, 3, 4], "cell": ["a", "b"]}, title="t",
+                            ylabel="y", mode="widget")
+    for depth in (3, 1, 4, 2):
+        box.update(depth=depth)
+        (legend,) = box.figure.legends
+        names = [t.get_text() for t in legend.get_texts()]
+        assert names == list(layered(depth, "a"))
+        visible = [ln.get_label() for ln in box.figure.axes[0].get_lines()
+                   if ln.get_visible() and ln.get_label() in names]
+        assert sorted(visible) == sorted(names)
+
+
+def test_static_explorer_prints_in_the_web_page_colours():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ex = gradient_explorer(layered, {"depth": Control("depth", [1, 2, 3, 4], default=3)},
+                           title="t", ylabel="y", mode="static")
+    web = _payload(ex)["styles"]
+    assert web["layer 1"]["color"] == viz.frames.PALETTE[0]  # first seen in the grid: depth 1
+    from lstm_core.viz.live import MplPlot
+
+    plot = MplPlot(dpi=50, **ex.plot_options)
+    plot.draw(ex.default_frame)
+    drawn = {ln.get_label(): ln.get_color() for ln in plot.ax.get_lines() if ln.get_label() in web}
+    assert drawn == {name: web[name]["color"] for name in ("layer 1", "layer 2", "layer 3")}
+
+
+def test_encode_png_round_trips_through_pillow():
+    from lstm_core.viz.live import encode_png
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(_pixels(encode_png(image)), image)
+    with pytest.raises(ValueError, match=r"encode_png: expected a \(height, width, 3\) uint8"):
+        encode_png(image.astype(float))
+
+
+def test_cached_text_draws_the_text_matplotlib_draws():
+    """Each string rasterised once and stamped at a whole pixel: within half a pixel of
+    matplotlib's own text, in every text of a figure with rotated, bold and math text."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from lstm_core.viz.agg_text import CachedTextCanvas
+
+    def figure(canvas):
+        fig = Figure(figsize=(4, 3), dpi=100, facecolor="white")
+        canvas(fig)
+        ax = fig.add_subplot()
+        ax.set_yscale("log")
+        ax.set_ylim(1e-5, 1e2)
+        ax.set_ylabel("gradient norm (log scale)")
+        ax.set_title("‖∂L/∂h_t‖ at t ≤ 12", color="#b22222", loc="left")
+        fig.suptitle("bold title", fontweight="bold")
+        return fig
+
+    images = []
+    for canvas in (FigureCanvasAgg, CachedTextCanvas, CachedTextCanvas):
+        fig = figure(canvas)
+        fig.canvas.draw()
+        fig.canvas.draw()  # the second draw stamps cached sprites
+        images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int))
+    plain, cached, again = images
+    np.testing.assert_array_equal(cached, again)
+    ink_plain, ink_cached = (255 * 3 - im.sum(axis=-1) for im in (plain, cached))
+    assert abs(ink_cached.sum() / ink_plain.sum() - 1) < 0.02  # the same amount of ink ...
+    rows, cols = np.indices(ink_plain.shape)
+    for ink_a, ink_b in ((ink_plain, ink_cached),):  # ... in the same place
+        for axis in (rows, cols):
+            centre_a = (axis * ink_a).sum() / ink_a.sum()
+            centre_b = (axis * ink_b).sum() / ink_b.sum()
+            assert abs(centre_a - centre_b) < 0.5
+    assert (np.abs(plain - cached).max(axis=-1) > 64).mean() < 0.01
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 def test_static_explorer_in_headless_chromium(tmp_path):
@@ -371,6 +534,30 @@ def test_static_explorer_in_headless_chromium(tmp_path):
         assert pressed["lines"] != other["lines"]
         assert browser.figure_state(driver, first.dom_id)["frame_key"] == "4,1,0"
         assert browser.console_errors(driver) == []
+
+
+def test_static_legend_lists_the_curves_of_the_frame_shown(tmp_path):
+    """Depth 3 of a layered explorer lists layers 3, 2, 1 (not layer 4 from another frame),
+    and the figure keeps its height while the legend changes."""
+    browser = pytest.importorskip("browser")
+    browser.require_browser()
+    controls = {"depth": Control("depth", [1, 2, 3, 4], default=3), "cell": ["a", "b"]}
+    ex = gradient_explorer(layered, controls, title="layers", ylabel="y", mode="static")
+    page = browser.write_page(tmp_path / "page.html", ex.html)
+    height = "return document.getElementById(arguments[0]).querySelector('svg').viewBox.baseVal.height"
+    for width in (400, 1280):
+        with browser.chromium(width=width, height=900) as driver:
+            browser.open_page(driver, page)
+            browser.wait_for_explorers(driver, 1)
+            heights = set()
+            for index, depth in [(2, 3), (0, 1), (3, 4), (1, 2)]:
+                browser.set_control(driver, ex.dom_id, "depth", index)
+                state = browser.figure_state(driver, ex.dom_id)
+                assert state["legend"] == list(layered(depth)), (width, depth)
+                assert sorted(state["lines"]) == sorted(layered(depth))
+                heights.add(driver.execute_script(height, ex.dom_id))
+            assert len(heights) == 1, heights
+            assert browser.console_errors(driver) == []
 
 
 # ----------------------------------------------------------------------------- package layout

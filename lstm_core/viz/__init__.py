@@ -20,8 +20,8 @@ and a note states at which steps it happened.
 
 Modules: :mod:`.controls` (the knobs), :mod:`.frames` (data preparation and
 layout), :mod:`.static` (HTML; ``explorer.js`` and ``explorer.css`` are package
-data), :mod:`.live` (matplotlib and ipywidgets), :mod:`.explorer` (the entry
-point).  Only numpy is imported at package level.
+data), :mod:`.live` (matplotlib and ipywidgets; :mod:`.agg_text` caches its text pixels),
+:mod:`.explorer` (the entry point).  Only numpy is imported at package level.
 """
 
 from .controls import Control

@@ -46,22 +46,34 @@
       return el("path", {d: d, fill: fill, stroke: stroke, "stroke-width": 1.4, "class": cls}, parent);
     }
 
-    // Width-dependent layout: legend rows, wrapped title and notes, tilted category labels.
-    var legend, legendRows, titleLines, noteRows, tilt, xlabH, T, PW;
-    function layout() {
-      W = Math.max(WMIN, Math.min(WMAX, lastWidth));
-      L = W < 500 ? 64 : 74;
-      PW = W - L - R;
-      legend = D.series.map(function (s) { return {kind: "line", name: s.name, color: s.color, dash: s.dash}; });
-      if (D.hasTop) { legend.push({kind: "top", name: D.overflowLabel}); }
-      if (D.hasBottom) { legend.push({kind: "bottom", name: D.underflowLabel}); }
+    // A frame's legend: its own curves, in its order, and the edge markers it draws; each
+    // entry placed in a row at the current width.
+    function legendOf(F) {
+      var items = F.series.map(function (s) {
+        var st = D.styles[s.name];
+        return {kind: "line", name: s.name, color: st.color, dash: st.dash};
+      });
+      if (F.series.some(function (s) { return s.top.length; })) { items.push({kind: "top", name: D.overflowLabel}); }
+      if (F.series.some(function (s) { return s.bottom.length; })) { items.push({kind: "bottom", name: D.underflowLabel}); }
       var row = 0, cx = L;
-      legend.forEach(function (it) {
+      items.forEach(function (it) {
         var w = 30 + charW(it.name, 12) + 18;
         if (cx + w > W - R && cx > L) { row += 1; cx = L; }
         it.row = row; it.x = cx; cx += w;
       });
-      legendRows = legend.length ? row + 1 : 0;
+      items.rows = items.length ? row + 1 : 0;
+      return items;
+    }
+
+    // Width-dependent layout: room for the most legend rows and note lines of any frame
+    // (so the figure keeps its height when the controls move), wrapped title, tilted labels.
+    var legendRows, titleLines, noteRows, tilt, xlabH, T, PW;
+    function layout() {
+      W = Math.max(WMIN, Math.min(WMAX, lastWidth));
+      L = W < 500 ? 64 : 74;
+      PW = W - L - R;
+      legendRows = 0;
+      Object.keys(D.frames).forEach(function (k) { legendRows = Math.max(legendRows, legendOf(D.frames[k]).rows); });
       titleLines = D.title ? wrap(D.title, 15 * 1.05, W - 20) : [];
       noteRows = 0;
       Object.keys(D.frames).forEach(function (k) {
@@ -190,7 +202,7 @@
         s.bottom.forEach(function (i) { tri(xmap(i), T + PH, false, "#fff", st.color, "gx-underflow"); });
       });
       var ly0 = T + PH + xlabH + (D.xlabel ? 22 : 0) + 8;
-      legend.forEach(function (it) {
+      legendOf(F).forEach(function (it) {
         var y = ly0 + it.row * 20, g = el("g", {"class": "gx-legend"});
         if (it.kind === "line") {
           var a = {x1: it.x, x2: it.x + 24, y1: y, y2: y, stroke: it.color, "stroke-width": 2};

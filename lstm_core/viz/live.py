@@ -9,7 +9,9 @@ inside the functions, so ``import lstm_core`` stays light.
 from __future__ import annotations
 
 import html
-import io
+import struct
+import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -19,19 +21,33 @@ from .controls import describe_values
 from .frames import (NOTE_COLOUR, OVERFLOW_COLOUR, OVERFLOW_LABEL, UNDERFLOW_LABEL, FrameTable,
                      prepare_frame, styles)
 
-__all__ = ["MplPlot", "table_html", "widget_explorer"]
+__all__ = ["KEPT_FRAMES", "MplPlot", "encode_png", "table_html", "widget_explorer"]
+
+#: How many laid-out frames a live explorer keeps for settings it may be moved back to.
+KEPT_FRAMES = 64
 
 
 class MplPlot:
-    """One matplotlib Figure whose artists are updated in place for each frame."""
+    """One matplotlib Figure whose artists are updated in place for each frame.
 
-    def __init__(self, *, title, ylabel, xlabel, logy, height_px, dpi=120):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+    A move of a control redraws only what changed: :meth:`draw` sets the curves' data and
+    touches limits, ticks, notes and legend only when the frame's differ from the last
+    one's; :meth:`render` then reuses the pixels of everything around the data when those
+    stayed the same, and constrained layout runs only when the room they take changed.
+    With ``cache_text`` each distinct string is rasterised once (:mod:`.agg_text`).
+    """
+
+    def __init__(self, *, title, ylabel, xlabel, logy, height_px, dpi=120, cache_text=False,
+                 series_styles=None):
         from matplotlib.figure import Figure
 
+        if cache_text:  # the live widget: each string rasterised once (see agg_text)
+            from .agg_text import CachedTextCanvas as Canvas
+        else:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg as Canvas
         self.fig = Figure(figsize=(7.2, (height_px + 150) / 100), dpi=dpi, layout="constrained",
                           facecolor="white")
-        FigureCanvasAgg(self.fig)
+        Canvas(self.fig)
         self.ax = self.fig.add_subplot()
         self.ax.set_yscale("log" if logy else "linear")
         self.ax.set_xlabel(xlabel)
@@ -39,16 +55,23 @@ class MplPlot:
         self.fig.suptitle(title, fontsize=13, fontweight="bold")
         self.ax.grid(True, color="#e6e6e6")
         self.ax.set_axisbelow(True)
-        self.styles: dict[str, dict] = {}
+        # colour and dash per series name: given (the static explorer's, so that its printed
+        # figure matches the web page) or assigned in order of first appearance
+        self.styles: dict[str, dict] = dict(series_styles or {})
         self.lines: dict[str, Any] = {}
         self.tops: dict[str, Any] = {}
         self.bottoms: dict[str, Any] = {}
         self.legend = None
         self._layout_key = None
+        self._chrome = None  # what surrounds the data in the last frame drawn
+        self._background = None  # pixels of everything but the data artists
+        for spine in self.ax.spines.values():
+            spine.set_animated(True)
 
     def _artists_for(self, name: str):
         if name not in self.lines:
-            self.styles.update(styles([*self.styles, name]))
+            if name not in self.styles:
+                self.styles.update(styles([*self.styles, name]))
             st = self.styles[name]
             (self.lines[name],) = self.ax.plot([], [], color=st["color"], lw=2,
                                                ls="--" if st["dash"] else "-", label=name)
@@ -59,15 +82,15 @@ class MplPlot:
             # edge markers poke out of the axes on purpose; keep them out of the layout
             self.tops[name].set_in_layout(False)
             self.bottoms[name].set_in_layout(False)
+            for art in (self.lines[name], self.tops[name], self.bottoms[name]):
+                art.set_animated(True)  # drawn by render() over the kept background
         return self.lines[name], self.tops[name], self.bottoms[name]
 
     def draw(self, frame: dict) -> None:
-        from matplotlib.lines import Line2D
-        from matplotlib.ticker import NullLocator
-
+        """Set the artists to ``frame``; what surrounds the data is touched only if it changed."""
         lo, hi = frame["ylim"]
         categorical = frame["xlim"][0] < 0
-        shown = set()
+        shown = [s["name"] for s in frame["series"]]
         any_top = any_bottom = False
         for s in frame["series"]:
             line, top, bottom = self._artists_for(s["name"])
@@ -77,21 +100,33 @@ class MplPlot:
             bottom.set_data(s["bottom"], np.full(s["bottom"].size, lo))
             any_top |= bool(s["top"].size)
             any_bottom |= bool(s["bottom"].size)
-            shown.add(s["name"])
         for name in self.lines:
             for art in (self.lines[name], self.tops[name], self.bottoms[name]):
                 art.set_visible(name in shown)
-        self.ax.set_xlim(*frame["xlim"])
-        self.ax.set_ylim(lo, hi)
         ticks = frame["yticks"]
         labels = [f"$10^{{{t['e']}}}$" if "e" in t else t["t"] for t in ticks]
-        self.ax.set_yticks([t["v"] for t in ticks], labels=labels)
+        entries = (*shown, *([OVERFLOW_LABEL] if any_top else []),
+                   *([UNDERFLOW_LABEL] if any_bottom else []))
+        # Everything drawn around the data: while it stays the same, png() reuses its pixels.
+        chrome = (tuple(frame["xlim"]), (lo, hi), tuple(t["v"] for t in ticks), tuple(labels),
+                  tuple((t["v"], t["t"]) for t in frame["xticks"]), tuple(frame["notes"]), entries)
+        if chrome != self._chrome:
+            self._draw_chrome(frame, labels, shown, any_top, any_bottom)
+            self._chrome = chrome
+            self._background = None
+
+    def _draw_chrome(self, frame, labels, shown, any_top, any_bottom) -> None:
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import NullLocator
+
+        self.ax.set_xlim(*frame["xlim"])
+        self.ax.set_ylim(*frame["ylim"])
+        self.ax.set_yticks([t["v"] for t in frame["yticks"]], labels=labels)
         self.ax.yaxis.set_minor_locator(NullLocator())
         self.ax.set_xticks([t["v"] for t in frame["xticks"]],
                            labels=[t["t"] for t in frame["xticks"]])
         self.ax.set_title("\n".join(frame["notes"]), loc="left", fontsize=9.5, color=NOTE_COLOUR)
-
-        handles = [self.lines[n] for n in self.lines if n in shown]
+        handles = [self.lines[n] for n in shown]  # in the frame's order
         if any_top:
             handles.append(Line2D([], [], ls="none", marker="^", ms=8, color=OVERFLOW_COLOUR,
                                   label=OVERFLOW_LABEL))
@@ -100,34 +135,68 @@ class MplPlot:
                                   label=UNDERFLOW_LABEL))
         if self.legend is not None:
             self.legend.remove()
+        ncol = min(len(handles), 3)
         self.legend = self.fig.legend(handles=handles, loc="outside lower center",
-                                      ncol=min(len(handles), 3), frameon=False, fontsize=9.5)
+                                      ncol=ncol, frameon=False, fontsize=9.5)
         # Constrained layout costs about as much as drawing the figure. Run it only when what
-        # takes space around the axes changed (tick label widths, legend entries, note lines);
+        # takes space around the axes changed (tick label widths, legend rows, note lines);
         # otherwise keep the last layout.
         key = (max((len(lab) for lab in labels), default=0), len(frame["xticks"]),
-               tuple(h.get_label() for h in handles), len(frame["notes"]))
+               -(-len(handles) // max(ncol, 1)), len(frame["notes"]))  # legend rows
         if key != self._layout_key:
             self.fig.set_layout_engine("constrained")
             self._layout_key = key
         else:
             self.fig.set_layout_engine("none")
 
-    def png(self) -> bytes:
-        """The figure as PNG bytes, drawn once at the figure's own dpi.
+    def render(self) -> None:
+        """Draw the figure into the canvas's pixel buffer.
 
-        ``savefig`` would draw the figure a second time and compress harder; drawing
-        the canvas and encoding its pixels with a light compression takes about
-        three quarters of the time, which is what a slider's redraw waits for.
+        The data artists (curves, edge markers and the axes frame drawn over them) are
+        animated: a full draw renders everything else, keeps those pixels and then draws the
+        data artists on top, in the order the axes would.  While :meth:`draw` found nothing
+        around the data changed, the kept pixels are restored and only the data is drawn.
         """
-        from PIL import Image  # a dependency of matplotlib
+        canvas = self.fig.canvas
+        if self._background is None:
+            canvas.draw()
+            self._background = canvas.copy_from_bbox(self.fig.bbox)
+        else:
+            canvas.restore_region(self._background)
+        data = sorted((a for a in self.ax.get_children() if a.get_animated()),
+                      key=lambda a: a.get_zorder())
+        for artist in data:
+            self.ax.draw_artist(artist)
 
-        self.fig.canvas.draw()
-        size = self.fig.canvas.get_width_height(physical=True)
-        image = Image.frombuffer("RGBA", size, self.fig.canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buf = io.BytesIO()
-        image.save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+    def png(self) -> bytes:
+        """The figure as PNG bytes, drawn once at the figure's own dpi (see :func:`encode_png`)."""
+        self.render()
+        rgba = np.asarray(self.fig.canvas.buffer_rgba())
+        return encode_png(rgba[..., :3])  # the figure is opaque: no alpha channel
+
+
+def encode_png(rgb: np.ndarray) -> bytes:
+    """An (height, width, 3) uint8 image as PNG bytes: unfiltered rows, zlib level 1.
+
+    A slider's redraw waits for this.  ``savefig`` would draw the figure a second time;
+    Pillow's encoder tries every row filter and takes about three times as long for a
+    file a tenth smaller.  The format: PNG specification (ISO/IEC 15948), sections 5 and 11.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"encode_png: expected a (height, width, 3) uint8 array, got "
+                         f"{rgb.dtype} {rgb.shape}")
+    height, width, _ = rgb.shape
+    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter type 0, then pixels
+    rows[:, 1:] = rgb.reshape(height, 3 * width)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
 
 
 def table_html(table: FrameTable | None) -> str:
@@ -151,12 +220,22 @@ def widget_explorer(compute, ctrls, *, title, ylabel, xlabel, logy, ylim, height
     """ipywidgets controls wired to one matplotlib figure (and table) redrawn in place."""
     import ipywidgets as widgets
 
-    plot = MplPlot(title=title, ylabel=ylabel, xlabel=xlabel, logy=logy, height_px=height_px)
+    plot = MplPlot(title=title, ylabel=ylabel, xlabel=xlabel, logy=logy, height_px=height_px,
+                   cache_text=True)
     current = {c.name: c.default for c in ctrls}
+    # Frames of the settings visited last, so moving back to one does not compute it again:
+    # compute must be a function of the control values alone, as static mode assumes too.
+    frames: OrderedDict[tuple[int, ...], dict] = OrderedDict()
 
     def render(values: Mapping[str, Any]) -> None:
-        frame = prepare_frame(compute, values, logy=logy, ylim=ylim, xname=xname,
-                              xticklabels=xticklabels, table=table)
+        key = tuple(c.index(values[c.name]) for c in ctrls)
+        frame = frames.pop(key, None)
+        if frame is None:
+            frame = prepare_frame(compute, values, logy=logy, ylim=ylim, xname=xname,
+                                  xticklabels=xticklabels, table=table)
+            if len(frames) >= KEPT_FRAMES:
+                frames.popitem(last=False)
+        frames[key] = frame
         plot.draw(frame)
         image.value = plot.png()
         details.value = table_html(frame["table"])

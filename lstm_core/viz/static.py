@@ -184,10 +184,7 @@ def static_explorer(compute, ctrls, *, title, ylabel, xlabel, logy, ylim, height
         "overflowLabel": OVERFLOW_LABEL,
         "underflowLabel": UNDERFLOW_LABEL,
         "controls": [{"name": c.name, "label": c.label, "labels": c.labels} for c in ctrls],
-        "series": [{"name": n, **s} for n, s in series_styles.items()],
         "styles": series_styles,
-        "hasTop": any(len(s["top"]) for f in laid for s in f["series"]),
-        "hasBottom": any(len(s["bottom"]) for f in laid for s in f["series"]),
         "tableColumns": columns,
         "codeColumns": code_columns,
         "frames": {k: _frame_json(f) for k, f in zip(keys, laid)},
@@ -212,5 +209,5 @@ def static_explorer(compute, ctrls, *, title, ylabel, xlabel, logy, ylim, height
     return StaticExplorer(
         text, dom_id, keys, title, controls=ctrls, default_frame=laid[keys.index(default_key)],
         plot_options=dict(title=title, ylabel=ylabel, xlabel=xlabel, logy=logy,
-                          height_px=height_px),
+                          height_px=height_px, series_styles=series_styles),
     )
