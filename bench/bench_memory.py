@@ -4,7 +4,10 @@ Two instruments:
 
 * tracemalloc (``lstm_core.memory.peak_bytes``, as in the cost appendix): the peak of what
   numpy allocates during ``lstm.backward(dh, lstm.forward(params, x)[1])``, the arrays made
-  beforehand (params, x, dh) not counted. This is the figure of the goal.
+  beforehand (params, x, dh) not counted. This is the figure of the goal, measured twice: with
+  the default call, which also returns the per-step arrays dh_steps, dc_steps and da_steps
+  (6 TBH arrays more), and with ``keep_steps=False``, which returns what PyTorch returns (the
+  parameter gradients and dx).
 * the peak resident set size of a fresh process (Linux ``VmHWM``, reset with
   ``/proc/self/clear_refs`` just before the pass) above its resident size before the pass, for
   lstm_core and for PyTorch (``nn.LSTM`` forward + ``backward(dh)``, input gradient required)
@@ -75,7 +78,7 @@ print(json.dumps({"peak_above_start": status("VmHWM") - before}))
 """
 
 
-def tracemalloc_peak(T, B, D, H, dtype=np.float64):
+def tracemalloc_peak(T, B, D, H, dtype=np.float64, keep_steps=True):
     from lstm_core import lstm
     from lstm_core.memory import peak_bytes
 
@@ -83,7 +86,8 @@ def tracemalloc_peak(T, B, D, H, dtype=np.float64):
     params = lstm.init_params(D, H, rng=rng, dtype=dtype)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     dh = rng.standard_normal((T, B, H)).astype(dtype)
-    _, peak = peak_bytes(lambda: lstm.backward(dh, lstm.forward(params, x)[1]))
+    _, peak = peak_bytes(
+        lambda: lstm.backward(dh, lstm.forward(params, x)[1], keep_steps=keep_steps))
     return peak
 
 
@@ -107,6 +111,11 @@ def main(torch=None, size=SIZE):
     peak = tracemalloc_peak(T, B, D, H)
     out["lstm_core_tracemalloc"] = peak
     log(f"lstm_core, tracemalloc:        {peak / MiB:8.1f} MiB = {peak / array:5.2f} arrays")
+    # what PyTorch returns too: parameter gradients and dx, without the per-step arrays
+    lean = tracemalloc_peak(T, B, D, H, keep_steps=False)
+    out["lstm_core_tracemalloc_gradients_only"] = lean
+    log(f"lstm_core, tracemalloc, keep_steps=False (gradients and dx only, as torch returns): "
+        f"{lean / MiB:.1f} MiB = {lean / array:.2f} arrays")
     impls = ["lstm_core"] + (["torch"] if torch is not None else [])
     for impl in impls:
         rss, err = rss_peak(impl, T, B, D, H)
