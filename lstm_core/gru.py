@@ -32,9 +32,10 @@ from ._common import (
     Gradients,
     check_rng,
     check_sizes,
-    previous_states,
+    previous_states_of,
     project_inputs,
     sum_outer_over_time,
+    time_blocks,
     uniform_init,
     with_contiguous_transpose,
 )
@@ -173,12 +174,6 @@ def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant, slopes=None, out=No
     return da_x, da_h, dh_prev
 
 
-def time_blocks(T, B, width, elements=2**18):
-    """The steps 0..T-1 cut into consecutive slices of about ``elements / (B * width)`` steps."""
-    n = max(1, elements // (B * width))
-    return [slice(t0, min(t0 + n, T)) for t0 in range(0, T, n)]
-
-
 def forward(params, x, h0=None, *, variant="torch"):
     """Run the GRU over a sequence.
 
@@ -200,7 +195,7 @@ def forward(params, x, h0=None, *, variant="torch"):
     h, n, m = (np.empty((T, B, H), dtype=dtype) for _ in range(3))
     rz = np.empty((T, B, 2 * H), dtype=dtype)
     h_prev = h0
-    for block in time_blocks(T, B, 3 * H):
+    for block in time_blocks(T, B, 3 * H, h.itemsize):
         a_in = project_inputs(x[block], params["W_x"], params["b_x"])
         for t in range(block.start, block.stop):
             cell_forward(a_in[t - block.start], h_prev, params["W_h"], params["b_h"],
@@ -232,9 +227,9 @@ def backward(dh, cache):
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
     W_h = with_contiguous_transpose(params["W_h"])
-    for block in time_blocks(T, B, 3 * H)[::-1]:
+    for block in time_blocks(T, B, 3 * H, h.itemsize)[::-1]:
         steps = block.stop - block.start
-        h_prev = h[block.start - 1:block.stop - 1] if block.start else previous_states(h0, h[block])
+        h_prev = previous_states_of(block, h0, h)
         r, z, n, m = (a[block] for a in (cache.r, cache.z, cache.n, cache.m))
         slopes = local_derivatives(h_prev, r, z, n)
         da_x, da_h = (np.empty((steps, B, 3 * H), dtype=h.dtype) for _ in range(2))

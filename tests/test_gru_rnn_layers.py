@@ -1,6 +1,6 @@
 """The GRU and RNN layer loops: blocks of steps, buffers written in place, dtypes kept.
 
-``gru.forward`` and ``gru.backward`` run the steps in blocks (``gru.time_blocks``); every
+``gru.forward`` and ``gru.backward`` run the steps in blocks (``time_blocks`` of ``lstm_core._common``); every
 block size must give PyTorch's numbers (the committed fixtures) and the central differences
 of the loss. The cells called alone (no ``out`` buffers) must give what the layers give.
 float32 input must stay float32 in every cache array and every gradient.
@@ -24,7 +24,7 @@ def problem(m, seed, T, B, D, H, dtype=np.float64):
 
 
 def blocks_of(steps):
-    def time_blocks(T, B, width):
+    def time_blocks(T, B, width, itemsize):
         return [slice(t0, min(t0 + steps, T)) for t0 in range(0, T, steps)]
     return time_blocks
 
