@@ -17,26 +17,24 @@ from ._checks import check_choice
 def sigmoid(z, out=None):
     """Logistic function 1 / (1 + exp(-z)), stable for large |z|.
 
-    Written as sigma(z) = exp(min(z, 0)) / (1 + exp(-|z|)): for z >= 0 that is
-    1 / (1 + e^{-z}), for z < 0 it is e^{z} / (1 + e^{z}). exp only ever sees a
-    non-positive number, so nothing overflows, and tiny values of sigma(z)
-    keep full relative precision. No branch or mask per element (masked numpy
-    operations are several times slower). The dtype of z (float32 or float64)
-    is kept. ``out``, if given, receives the result (it may be z itself).
+    Computed as written: one exp, one division. For z < 0, exp(-z) is large and
+    1 / (1 + exp(-z)) keeps the full relative precision of a tiny sigma(z) (no
+    cancellation). exp(-z) overflows to inf only where z < -709 (float64) or
+    z < -88 (float32), where sigma(z) is below the smallest normal number; the
+    result there is 1 / inf = 0, and that overflow is expected and not warned
+    about. The dtype of z (float32 or float64) is kept. ``out``, if given,
+    receives the result (it may be z itself).
     """
     z = np.asarray(z)
     if z.dtype.kind != "f":
         z = z.astype(np.float64)
     if z.ndim == 0:
         return sigmoid(z[None])[0] if out is None else sigmoid(z[None], out=out[None])[0]
-    den = np.abs(z)
-    np.negative(den, out=den)
-    np.exp(den, out=den)
-    den += 1.0
-    num = np.minimum(z, 0.0, out=out)
-    np.exp(num, out=num)
-    num /= den
-    return num
+    y = np.negative(z, out=out)
+    with np.errstate(over="ignore"):
+        np.exp(y, out=y)
+    y += 1.0
+    return np.divide(1.0, y, out=y)
 
 
 def sigmoid_grad_from_output(y, out=None):
