@@ -126,12 +126,14 @@ def previous_states_of(block, first, states):
 
 
 def with_contiguous_transpose(W):
-    """W stored column-major (one copy per backward pass), so that the ``W.T`` the cells'
-    backward steps multiply by is a C-contiguous array, on which BLAS is faster than on
-    a transposed view. Same values (and array subclass); only the memory layout differs."""
-    return W.copy(order="F")
+    """W (..., P, Q) stored so that its matrix transpose ``W.mT`` (``W.T`` for a matrix) is
+    C-contiguous: one copy per backward pass, so that the transposed weights the cells'
+    backward steps multiply by are not a transposed view, on which BLAS is slower. Same
+    values, shape and array subclass; only the memory layout differs."""
+    return W.mT.copy(order="C").mT
 
 
 def sum_outer_over_time(a, da):
-    """sum_t a_t^T da_t for a (T, B, P) and da (T, B, Q), as one (P, Q) matmul."""
-    return a.reshape(-1, a.shape[-1]).T @ da.reshape(-1, da.shape[-1])
+    """sum_t a_t^T da_t for a (T, B, P) and da (T, B, Q), as one (P, Q) matmul; for a stack
+    da (G, T, B, Q) of G blocks (one per gate), the (G, P, Q) stack of those sums."""
+    return a.reshape(-1, a.shape[-1]).T @ da.reshape(*da.shape[:-3], -1, da.shape[-1])

@@ -18,6 +18,7 @@ No timing is asserted anywhere: timings depend on the machine.
 """
 from __future__ import annotations
 
+import math
 
 import numpy as np
 import pytest
@@ -118,14 +119,17 @@ class Tally:
 class CountedWeight(np.ndarray):
     """A weight matrix that tallies 2 m k n FLOPs for every (m, k) @ (k, n) it takes part in."""
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         assert method == "__call__" and not kwargs
         args = [np.asarray(a) for a in inputs]
-        if ufunc is np.matmul:
-            (m, k), (k2, n) = args[0].shape, args[1].shape
+        if ufunc is np.matmul:  # a stack of products counts each of them
+            (m, k), (k2, n) = args[0].shape[-2:], args[1].shape[-2:]
             assert k == k2
-            Tally.matmul += 2 * m * k * n
-        return ufunc(*args)
+            stack = np.broadcast_shapes(args[0].shape[:-2], args[1].shape[:-2])
+            Tally.matmul += 2 * m * k * n * math.prod(stack)
+        if out is None:
+            return ufunc(*args)
+        return ufunc(*args, out=tuple(np.asarray(o) for o in out))
 
 
 @pytest.fixture
@@ -135,9 +139,9 @@ def count_activation_products(monkeypatch):
 
     original = _common.sum_outer_over_time
 
-    def counted(a, da):
+    def counted(a, da):  # da may be a stack of blocks (G, T, B, Q): G products
         n, p, q = a.shape[0] * a.shape[1], a.shape[-1], da.shape[-1]
-        Tally.matmul += 2 * n * p * q
+        Tally.matmul += 2 * n * p * q * math.prod(da.shape[:-3])
         return original(a, da)
 
     for mod in MODULES.values():

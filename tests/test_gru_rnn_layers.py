@@ -64,15 +64,17 @@ def test_gru_cells_alone_give_what_the_layer_gives(variant):
     g = gru.backward(dh, cache)
     h_prev = cache.h_prev
     for t in range(T):
-        step = gru.cell_forward(x[t] @ p["W_x"] + p["b_x"], h_prev[t], p["W_h"], p["b_h"],
-                                variant=variant)
+        step = gru.cell_forward(gru.by_gate(x[t] @ p["W_x"] + p["b_x"]), h_prev[t],
+                                gru.by_gate(p["W_h"]), gru.by_gate(p["b_h"]), variant=variant)
         for ours, layer in zip(step, (h[t], cache.r[t], cache.z[t], cache.n[t], cache.m[t])):
             np.testing.assert_allclose(ours, layer, rtol=0, atol=1e-15)
     carry = np.zeros((B, H))
     da_x = np.empty((T, B, 3 * H))
     for t in reversed(range(T)):
-        da_x[t], _, carry = gru.cell_backward(dh[t] + carry, h_prev[t], cache.r[t], cache.z[t],
-                                              cache.n[t], cache.m[t], p["W_h"], variant=variant)
+        da_x_t, _, carry = gru.cell_backward(dh[t] + carry, h_prev[t], cache.r[t], cache.z[t],
+                                             cache.n[t], cache.m[t], gru.by_gate(p["W_h"]),
+                                             variant=variant)
+        da_x[t] = gru.from_gates(da_x_t)
     np.testing.assert_allclose(carry, g.dh0, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(da_x.reshape(T * B, -1) @ p["W_x"].T, g.dx.reshape(T * B, -1),
                                rtol=1e-13, atol=1e-15)
