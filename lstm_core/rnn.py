@@ -66,12 +66,15 @@ def init_params(input_size, hidden_size, *, rng, spectral_radius=None, dtype=np.
     return p
 
 
-def cell_forward(a_in, h_prev, W_h, act):
+def cell_forward(a_in, h_prev, W_h, act, *, out=None):
     """The recurrent part of one step: h_t = phi(a_in + h_{t-1} W_h).
 
     a_in (B, H) is the input projection x_t W_x + b, computed for all steps at once.
+    out: None, or a (B, H) array that h_t is written into (each line computes in place).
     """
-    return act.fn(a_in + h_prev @ W_h)
+    a = np.matmul(h_prev, W_h, out=out)  # h_{t-1} W_h
+    a += a_in
+    return act.fn(a, out=a)
 
 
 def cell_backward(dh_t, h_t, W_h, act, *, out=None):
@@ -100,7 +103,7 @@ def forward(params, x, h0=None, *, activation="tanh"):
     h = np.empty((T, B, H), dtype=dtype)
     h_prev = h0
     for t in range(T):
-        h[t] = h_prev = cell_forward(a_in[t], h_prev, params["W_h"], act)
+        h_prev = cell_forward(a_in[t], h_prev, params["W_h"], act, out=h[t])
     cache = RNNCache(params=params, x=x, h0=h0, h=h, options=RNNOptions(activation=act))
     return h, cache
 
