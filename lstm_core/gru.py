@@ -105,14 +105,14 @@ def by_gate(a):
 
 
 def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
-    """One step given the input projection x_t W_x + b_x. Every array is by gate
-    (:func:`by_gate`): a_in (3, B, H), W_h (3, H, H) and b_h (3, H) hold the blocks r, z, n.
+    """One step given the input projection x_t W_x + b_x, every array by gate
+    (:func:`by_gate`): a_in (3, B, H), W_h (3, H, H), b_h (3, H), blocks r, z, n.
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
-    out: None, or the arrays (h_t, rzm_t, n_t) of shapes (B, H), (3, B, H), (B, H) that the
-    step writes into, with rzm_t = (r_t, z_t, m_t); :func:`forward` passes step t of its cache,
-    so that no step allocates its results. Each line computes in place, on contiguous blocks.
+    out: None, or the arrays (h_t, rzm_t, n_t), shapes (B, H), (3, B, H), (B, H),
+    that the step writes into, rzm_t holding r_t, z_t, m_t; :func:`forward`
+    passes step t of its cache. Each line computes in place.
     """
     B, H = h_prev.shape
     if out is None:
@@ -120,7 +120,7 @@ def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
     h, rzm, n = out
     r, z, m = rzm
     if variant == "torch":
-        np.matmul(h_prev, W_h, out=rzm)  # h_{t-1} W_hr, h_{t-1} W_hz, h_{t-1} W_hn: one call
+        np.matmul(h_prev, W_h, out=rzm)  # h_{t-1} W_h, the three blocks in one call
         m += b_h[2]  # m_t = h_{t-1} W_hn + b_hn; (eq-gru-cand-torch)
     else:
         np.matmul(h_prev, W_h[:2], out=rzm[:2])
@@ -137,7 +137,7 @@ def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
     np.tanh(n, out=n)  # n_t; (eq-gru-cand-torch), (eq-gru-cand-cho)
     np.subtract(h_prev, n, out=h)
     h *= z
-    h += n  # h_t = n_t + z_t (h_{t-1} - n_t) = (1 - z_t) n_t + z_t h_{t-1}; (eq-gru-update)
+    h += n  # h_t = (1 - z_t) n_t + z_t h_{t-1}; (eq-gru-update)
     return h, r, z, n, m
 
 
