@@ -120,11 +120,16 @@ def _peephole_names(peephole) -> tuple:
     return tuple(name for name in PEEPHOLES if name[-1] in letters)
 
 
-@lru_cache(maxsize=None)
-def _gate_scale(H: int, dtype) -> tuple:
-    """(k, -k, k - 1), each (4H,) and read-only: k = 1 on the columns of i, f, o and 2 on g."""
+@lru_cache(maxsize=8)
+def _gate_scale(shape: tuple, dtype) -> tuple:
+    """(k, -k, k - 1), read-only: k = 1 on the columns of i, f, o and 2 on g, for gates of
+    ``shape`` (..., 4H). Each is an array of that whole shape when it is small (numpy is
+    faster on two arrays of one shape than broadcasting a row over many), else (4H,)."""
+    H = shape[-1] // 4
     k = np.ones(4 * H, dtype=dtype)
     k[gate_slice("g", H)] = 2.0
+    if np.prod(shape) <= 2**15:
+        k = np.broadcast_to(k, shape).copy()
     consts = (k, -k, k - 1.0)
     for v in consts:
         v.flags.writeable = False
@@ -150,7 +155,7 @@ def activate_gates(a, forget_bias=0.0, out=None):
     rounds to 0 (or g to -1). ``out`` (B, 4H), if given, receives the gates; it may be ``a``.
     """
     H = a.shape[-1] // 4
-    k, minus_k, k_minus_1 = _gate_scale(H, a.dtype)
+    k, minus_k, k_minus_1 = _gate_scale(a.shape, a.dtype)
     z = np.multiply(a, minus_k, out=out)                     # -k a
     if forget_bias:  # -k (a_f + forget_bias), with k = 1 on the f block
         z[..., gate_slice("f", H)] -= forget_bias
