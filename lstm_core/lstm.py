@@ -362,19 +362,22 @@ def forward(params, x, h0=None, c0=None, *, forget_bias=0.0, output_activation="
     T, B, _ = x.shape
     h0 = check_state("h0", h0, B, H, dtype)
     c0 = check_state("c0", c0, B, H, dtype)
-    # x_t W_x + b for all steps; each step overwrites its rows with its gate values
-    gates = project_inputs(x, params["W_x"], params["b"])
+    gates = np.empty((T, B, 4 * H), dtype=dtype)
     h = np.empty((T, B, H), dtype=dtype)
     c = np.empty_like(h)
     s = np.empty_like(h)
     h_prev, c_prev = h0, c0
-    for t in range(T):
-        cell_forward(
-            gates[t], h_prev, c_prev, params["W_h"],
-            forget_bias=opts.forget_bias, psi=opts.psi, cell=opts.cell, peephole=peephole,
-            out=(h[t], c[t], gates[t], s[t]),
-        )
-        h_prev, c_prev = h[t], c[t]
+    for block in time_blocks(T, B, 4 * H, h.itemsize):
+        # x_t W_x + b for a block of steps in one matmul, just before the steps read it (still
+        # in the processor's cache); each step overwrites its rows with its gate values
+        project_inputs(x[block], params["W_x"], params["b"], out=gates[block])
+        for t in range(block.start, block.stop):
+            cell_forward(
+                gates[t], h_prev, c_prev, params["W_h"],
+                forget_bias=opts.forget_bias, psi=opts.psi, cell=opts.cell, peephole=peephole,
+                out=(h[t], c[t], gates[t], s[t]),
+            )
+            h_prev, c_prev = h[t], c[t]
     cache = LSTMCache(params=params, x=x, h0=h0, h=h, c0=c0, c=c, s=s, gates=gates, options=opts)
     return h, cache
 
