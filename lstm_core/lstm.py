@@ -259,10 +259,10 @@ def backward_step(dh_t, dc_next, k, k_c, k_carry, W_h):
     # two paths into c_t: through h_t, and along the cell state from c_{t+1}
     dc = np.multiply(dh_t, k_c, out=k_c)
     dc += dc_next                       # dL/dc_t = dh_t * k_c + dc_next  [eq-lstm-bw-dc]
-    da = k
-    blocks = np.reshape(da, (B, 4, H), copy=False)  # the gate blocks i, f, g, o (a view)
-    blocks[:, :3] *= dc[:, None]        # delta_i, delta_f, delta_g: dL/dc_t times their k
-    blocks[:, 3] *= dh_t                # delta_o: dL/dh_t times k_o
+    factor = np.empty((B, 4, H), dtype=dc.dtype)  # what k is multiplied by, block by block:
+    factor[:, :3] = dc[:, None]         # delta_i, delta_f, delta_g: dL/dc_t times their k
+    factor[:, 3] = dh_t                 # delta_o: dL/dh_t times k_o
+    da = np.multiply(k, factor.reshape(B, 4 * H), out=k)  # one product (faster than four)
     dc_prev = dc * k_carry              # for step t-1  [eq-lstm-bw-dc]
     return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
 
@@ -436,7 +436,7 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
                                         out=(da_block, dc_block))[2]
         for j in range(block.stop - block.start - 1, -1, -1):
             t = block.start + j
-            dh_block[j] = dh[t] + dh_carry  # delta_t = dl_t/dh_t + r_t  [eq-lstm-bw-delta]
+            np.add(dh[t], dh_carry, out=dh_block[j])  # delta_t = dl_t/dh_t + r_t [eq-lstm-bw-delta]
             if cell_backward is None:  # in place: da and dc_steps held the coefficients
                 _, _, dh_carry, dc_carry = backward_step(
                     dh_block[j], dc_carry, da_block[j], dc_block[j], k_carry[j], W_h)
