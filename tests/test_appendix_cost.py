@@ -133,7 +133,7 @@ class CountedWeight(np.ndarray):
             Tally.matmul += 2 * m * k * n * math.prod(stack)
         if out is None:
             return ufunc(*args)
-        return ufunc(*args, out=tuple(np.asarray(o) for o in out))
+        return ufunc(*args, out=tuple(np.asarray(o) for o in out))  # np.matmul(..., out=...)
 
 
 @pytest.fixture
