@@ -5,9 +5,11 @@ Two instruments:
 * tracemalloc (``lstm_core.memory.peak_bytes``, as in the cost appendix): the peak of what
   numpy allocates during ``lstm.backward(dh, lstm.forward(params, x)[1])``, the arrays made
   beforehand (params, x, dh) not counted. This is the figure of the goal, measured twice: with
-  the default call, which also returns the per-step arrays dh_steps, dc_steps and da_steps
-  (6 TBH arrays more), and with ``keep_steps=False``, which returns what PyTorch returns (the
-  parameter gradients and dx).
+  the default call, which also returns the per-step totals dh_steps and dc_steps (2 TBH arrays
+  more; its da_steps, 4 TBH, is computed only when read, and the pass holds the da of one block
+  of steps), and with ``keep_steps=False``, which returns what PyTorch returns (the parameter
+  gradients and dx). A third figure, for information: the default call followed by reading
+  da_steps.
 * the peak resident set size of a fresh process (Linux ``VmHWM``, reset with
   ``/proc/self/clear_refs`` just before the pass) above its resident size before the pass, for
   lstm_core and for PyTorch (``nn.LSTM`` forward + ``backward(dh)``, input gradient required)
@@ -78,7 +80,7 @@ print(json.dumps({"peak_above_start": status("VmHWM") - before}))
 """
 
 
-def tracemalloc_peak(T, B, D, H, dtype=np.float64, keep_steps=True):
+def tracemalloc_peak(T, B, D, H, dtype=np.float64, keep_steps=True, read_da_steps=False):
     from lstm_core import lstm
     from lstm_core.memory import peak_bytes
 
@@ -86,9 +88,11 @@ def tracemalloc_peak(T, B, D, H, dtype=np.float64, keep_steps=True):
     params = lstm.init_params(D, H, rng=rng, dtype=dtype)
     x = rng.standard_normal((T, B, D)).astype(dtype)
     dh = rng.standard_normal((T, B, H)).astype(dtype)
-    _, peak = peak_bytes(
-        lambda: lstm.backward(dh, lstm.forward(params, x)[1], keep_steps=keep_steps))
-    return peak
+    def run():
+        g = lstm.backward(dh, lstm.forward(params, x)[1], keep_steps=keep_steps)
+        return g.da_steps if read_da_steps else g
+
+    return peak_bytes(run)[1]
 
 
 def rss_peak(impl, T, B, D, H):
@@ -116,6 +120,10 @@ def main(torch=None, size=SIZE):
     out["lstm_core_tracemalloc_gradients_only"] = lean
     log(f"lstm_core, tracemalloc, keep_steps=False (gradients and dx only, as torch returns): "
         f"{lean / MiB:.1f} MiB = {lean / array:.2f} arrays")
+    read = tracemalloc_peak(T, B, D, H, read_da_steps=True)
+    out["lstm_core_tracemalloc_da_steps_read"] = read
+    log(f"lstm_core, tracemalloc, default and then da_steps read (not a goal): "
+        f"{read / MiB:.1f} MiB = {read / array:.2f} arrays")
     impls = ["lstm_core"] + (["torch"] if torch is not None else [])
     for impl in impls:
         rss, err = rss_peak(impl, T, B, D, H)

@@ -6,6 +6,40 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 
+class OnDemand:
+    """A value that a :class:`Gradients` field computes when it is first read: ``compute()``.
+
+    :func:`lstm_core.lstm.backward` returns its da_steps this way: the (T, B, 4H) array is
+    made only if someone reads it, so the backward pass itself never holds it.
+    """
+
+    def __init__(self, compute):
+        self.compute = compute
+
+    def __repr__(self):
+        return f"OnDemand({getattr(self.compute, '__name__', self.compute)!r})"
+
+
+class _ComputedOnFirstRead:
+    """A dataclass field that may be given an :class:`OnDemand`: the first read computes the
+    value and stores it in its place (later reads return that same array); an assignment
+    stores what is assigned, like any other field."""
+
+    def __set_name__(self, owner, name):
+        self.slot = "_" + name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return None  # the field's default
+        value = obj.__dict__[self.slot]
+        if isinstance(value, OnDemand):
+            value = obj.__dict__[self.slot] = value.compute()
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+
+
 @dataclass
 class Gradients:
     """What every ``backward`` returns.
@@ -19,7 +53,9 @@ class Gradients:
     dc0        (B, H)     LSTM only: dL/dc_0
     dc_steps   (T, B, H)  LSTM only: total dL/dc_t at each step
     da_steps   (T, B, G)  RNN and LSTM: dL/da_t, the gradient of each step's
-               pre-activations (G = H for the RNN, 4H for the LSTM's i, f, g, o)
+               pre-activations (G = H for the RNN, 4H for the LSTM's i, f, g, o).
+               It may be given as an :class:`OnDemand` (the LSTM does): it is then
+               computed when first read, and reads as an array all the same.
     """
 
     params: dict
@@ -28,7 +64,7 @@ class Gradients:
     dh_steps: np.ndarray
     dc0: np.ndarray | None = None
     dc_steps: np.ndarray | None = None
-    da_steps: np.ndarray | None = None
+    da_steps: np.ndarray | None = _ComputedOnFirstRead()
 
 
 def previous_states(first, states):

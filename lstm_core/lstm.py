@@ -43,7 +43,9 @@ from functools import lru_cache
 import numpy as np
 
 from ._checks import (
+    as_float_array,
     check_choice,
+    check_shape,
     check_model_params,
     check_sequence,
     check_state,
@@ -52,6 +54,7 @@ from ._checks import (
 from ._common import (
     Cache,
     Gradients,
+    OnDemand,
     check_rng,
     check_sizes,
     previous_states,
@@ -380,14 +383,20 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
              function with its signature (:mod:`lstm_core.errata` passes its deliberately
              wrong steps), called once per step
     keep_steps  False: leave out the per-step arrays dh_steps, dc_steps and da_steps (None
-             in the result), 6 (T, B, H) arrays that a training step does not need
+             in the result), which a training step does not need
     Returns :class:`Gradients` with params, dx, dh0, dc0, dh_steps, dc_steps, da_steps.
+
+    da_steps (T, B, 4H) is not held during the pass: with the library's step it is computed
+    when first read, by :func:`pre_activation_gradients` from dh_steps, dc_steps and the
+    cache (the same bits the pass used; until then the result refers to the cache's gates,
+    c and s, and reads dh_steps and dc_steps as they are at that moment). A custom
+    ``cell_backward``'s da_t are kept as it returned them, every step.
 
     The steps are taken in blocks (:func:`~lstm_core._common.time_blocks`), the last block
     first. For the library's step, the coefficients that depend on the forward pass only
-    are computed for a whole block in one go, written straight into the block's rows of
-    da_steps and dc_steps, and :func:`backward_step` turns them into the step's gradients in
-    place: the same arithmetic as :func:`cell_backward` at every step, in fewer numpy calls.
+    are computed for a whole block in one go, written straight into the block's rows of da
+    and dc_steps, and :func:`backward_step` turns them into the step's gradients in place:
+    the same arithmetic as :func:`cell_backward` at every step, in fewer numpy calls.
     Each block's share of the weight gradients is added when the block is done.
     """
     params, x, h, gates, opts = cache.params, cache.x, cache.h, cache.gates, cache.options
@@ -397,9 +406,12 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
     peephole = _peephole_vectors(params, opts, H, h.dtype)
     W_h = with_contiguous_transpose(params["W_h"])  # for the loop only
     blocks = time_blocks(T, B, 4 * H, h.itemsize)
-    # da, dh, dc of every step, or (keep_steps=False) of one block, reused for the next
-    rows = T if keep_steps else blocks[0].stop
-    da, dh_steps, dc_steps = (np.empty((rows, B, G), dtype=h.dtype) for G in (4 * H, H, H))
+    # dh and dc of every step, or (keep_steps=False) of one block, reused for the next; da of
+    # one block, unless a custom step's da_t are kept
+    keep_da = keep_steps and cell_backward is not None
+    dh_steps, dc_steps = (np.empty((T if keep_steps else blocks[0].stop, B, H), dtype=h.dtype)
+                          for _ in range(2))
+    da = np.empty((T if keep_da else blocks[0].stop, B, 4 * H), dtype=h.dtype)
     dx = np.empty(x.shape, dtype=h.dtype)
     dh_carry = np.zeros((B, H), dtype=h.dtype)
     grads = {name: np.zeros(np.shape(p), dtype=h.dtype) for name, p in params.items()}
@@ -407,8 +419,9 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
     seen_by = {"p_i": ("i", "c_prev"), "p_f": ("f", "c_prev"), "p_o": ("o", "c")}
     for block in reversed(blocks):
         c_prev = previous_states_of(block, cache.c0, cache.c)
-        mine = block if keep_steps else slice(0, block.stop - block.start)  # rows of da etc.
-        da_block, dh_block, dc_block = da[mine], dh_steps[mine], dc_steps[mine]
+        local = slice(0, block.stop - block.start)  # the block's rows in a one-block array
+        da_block = da[block if keep_da else local]
+        dh_block, dc_block = (a[block if keep_steps else local] for a in (dh_steps, dc_steps))
         if cell_backward is None:  # the coefficients of the whole block, into da and dc_steps
             k_carry = step_coefficients(gates[block], c_prev, cache.s[block], psi=opts.psi,
                                         cell=opts.cell, peephole=peephole,
@@ -433,6 +446,38 @@ def backward(dh, cache, dc_last=None, *, cell_backward=None, keep_steps=True):
             grads[name] += (da_block[..., gate_slice(gate, H)] * states[state]).sum(axis=(0, 1))
         rows_x = da_block.reshape(-1, 4 * H)  # the block's steps and sequences, one row each
         dx[block] = (rows_x @ params["W_x"].T).reshape(dx[block].shape)  # [eq-lstm-bw-dx]
-    steps = (dh_steps, dc_steps, da) if keep_steps else (None, None, None)
+    if not keep_steps:
+        dh_steps = dc_steps = da_steps = None
+    elif keep_da:
+        da_steps = da
+    else:
+        da_steps = OnDemand(lambda: pre_activation_gradients(dh_steps, dc_steps, cache))
     return Gradients(params=grads, dx=dx, dh0=dh_carry, dc0=dc_carry,
-                     **dict(zip(("dh_steps", "dc_steps", "da_steps"), steps)))
+                     dh_steps=dh_steps, dc_steps=dc_steps, da_steps=da_steps)
+
+
+def pre_activation_gradients(dh_steps, dc_steps, cache):
+    """da_t = dL/da_t of every step (T, B, 4H), gate blocks i, f, g, o, from what
+    :func:`backward` returns: the totals dh_steps = dL/dh_t and dc_steps = dL/dc_t (T, B, H).
+
+    The :func:`step_coefficients` k of every step, times dL/dc_t (i, f, g) or dL/dh_t (o),
+    as in :func:`backward_step`: the same products of the same numbers, so the same bits as
+    the da_t the backward pass used. This is how ``backward(...).da_steps`` is computed.
+    Works a block of steps at a time; a new array.
+    """
+    T, B, H = cache.h.shape
+    dh_steps, dc_steps = (as_float_array(name, value, cache.h.dtype)
+                          for name, value in (("dh_steps", dh_steps), ("dc_steps", dc_steps)))
+    for name, value in (("dh_steps", dh_steps), ("dc_steps", dc_steps)):
+        check_shape(name, value, (T, B, H), "T, B, H")
+    opts = cache.options
+    peephole = _peephole_vectors(cache.params, opts, H, cache.h.dtype)
+    da = np.empty_like(cache.gates)
+    for block in time_blocks(T, B, 4 * H, cache.gates.itemsize):
+        k = step_coefficients(cache.gates[block], previous_states_of(block, cache.c0, cache.c),
+                              cache.s[block], psi=opts.psi, cell=opts.cell, peephole=peephole,
+                              out=(da[block], None))[0]
+        steps = np.reshape(k, (-1, B, 4, H), copy=False)  # the gate blocks of each step (a view)
+        steps[:, :, :3] *= dc_steps[block, :, None]       # delta_i, delta_f, delta_g
+        steps[:, :, 3] *= dh_steps[block]                 # delta_o
+    return da

@@ -15,12 +15,16 @@ Every quantity of the derivation is checked against an independent route:
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import sympy as sp
 
 from lstm_core import examples, losses, lstm, rnn
+from lstm_core._common import OnDemand
 from lstm_core.gradcheck import check_gradients, numerical_gradient, relative_error
+from lstm_core.memory import lstm_da_block_bytes, peak_bytes
 from lstm_core.perturbation import forward_with_perturbations
 from models import CONFIGS, Problem
 
@@ -527,3 +531,80 @@ def test_keep_steps_false_gives_the_same_gradients_without_the_per_step_arrays(T
     assert lean.dh_steps is None and lean.dc_steps is None and lean.da_steps is None
     # the cache is left as it was: a second backward pass gives the same result
     np.testing.assert_array_equal(lstm.backward(dh, cache, dc_last).dx, full.dx)
+
+
+# ----------------------------------------------------------------------------- da_steps on demand
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("cell,peephole,output_activation", [
+    ("standard", False, "tanh"), ("standard", True, "identity"), ("coupled", "io", "tanh"),
+    ("no_forget", "o", "tanh")])
+def test_da_steps_on_demand_are_the_bits_each_step_computed(cell, peephole, output_activation,
+                                                            dtype):
+    """The default backward keeps no da_t; its da_steps, computed when read, equal bit for bit
+    the da_t that lstm.cell_backward returns when backward calls it at every step (and keeps).
+    T = 150 with B = 8, H = 32 spans three blocks of steps."""
+    T, B, D, H = 150, 8, 6, 32
+    rng = np.random.default_rng(4)
+    params = lstm.init_params(D, H, rng=rng, dtype=dtype, peephole=peephole)
+    x, h0, c0, dh, dc_last = (rng.standard_normal(shape).astype(dtype)
+                              for shape in ((T, B, D), (B, H), (B, H), (T, B, H), (B, H)))
+    _, cache = lstm.forward(params, x, h0, c0, cell=cell, output_activation=output_activation)
+    g = lstm.backward(dh, cache, dc_last)
+    stepwise = lstm.backward(dh, cache, dc_last, cell_backward=lstm.cell_backward)
+    assert isinstance(vars(g)["_da_steps"], OnDemand)        # not computed yet
+    assert isinstance(vars(stepwise)["_da_steps"], np.ndarray)  # a custom step's, as returned
+    for k in params:
+        np.testing.assert_array_equal(g.params[k], stepwise.params[k])
+    for k in ("dx", "dh0", "dc0", "dh_steps", "dc_steps", "da_steps"):
+        np.testing.assert_array_equal(getattr(g, k), getattr(stepwise, k), err_msg=k)
+    assert g.da_steps is g.da_steps and g.da_steps.dtype == dtype  # computed once, no upcast
+
+
+@pytest.mark.parametrize("config", LSTM_CONFIGS, ids=str)
+def test_da_steps_on_demand_match_finite_differences_of_the_pre_activations(config):
+    """Every step's da_steps against a perturbation of that step's pre-activations inside the
+    recurrence (lstm_core.perturbation's forward pass, written from the equations)."""
+    p = _problem(config, "every")
+    h, cache = p.run_forward()
+    g = lstm.backward(p.loss_of_hidden(h)[1], cache)
+    for t in range(h.shape[0]):
+        numeric = _fd_at(p, "a", t, g.da_steps[t].shape)
+        assert relative_error(g.da_steps[t], numeric, floor=FLOOR) < TOL, t
+
+
+def test_da_steps_can_be_assigned_like_any_field():
+    """errata overwrites fields of the result; an assigned da_steps replaces the on-demand one."""
+    rng = np.random.default_rng(6)
+    params = lstm.init_params(3, 4, rng=rng)
+    _, cache = lstm.forward(params, rng.standard_normal((5, 2, 3)))
+    g = lstm.backward(rng.standard_normal((5, 2, 4)), cache)
+    replacement = np.zeros((5, 2, 16))
+    g.da_steps = replacement
+    assert g.da_steps is replacement
+    assert dataclasses.replace(g).da_steps is replacement
+
+
+def test_default_backward_holds_no_da_of_all_steps():
+    """tracemalloc counts bytes deterministically. The default pass peaks above keep_steps=False
+    by the two (T, B, H) arrays dh_steps, dc_steps it returns, less the one block of each that
+    keep_steps=False reuses: not by the 4 TBH of a da of every step."""
+    T, B, D, H = 400, 8, 8, 32
+    rng = np.random.default_rng(7)
+    params = lstm.init_params(D, H, rng=rng)
+    x, dh = rng.standard_normal((T, B, D)), rng.standard_normal((T, B, H))
+    _, cache = lstm.forward(params, x)
+    g, default = peak_bytes(lambda: lstm.backward(dh, cache))
+    _, lean = peak_bytes(lambda: lstm.backward(dh, cache, keep_steps=False))
+    tbh = T * B * H * 8
+    one_block_of_dh_and_dc = lstm_da_block_bytes(T, B, H) // 2  # each a quarter of da's width
+    assert default - lean == pytest.approx(2 * tbh - one_block_of_dh_and_dc, rel=0.01)
+    _, read = peak_bytes(lambda: g.da_steps)  # reading it makes the (T, B, 4H) array
+    assert 4 * tbh <= read < 5 * tbh
+
+
+def test_pre_activation_gradients_refuse_wrong_shapes():
+    rng = np.random.default_rng(8)
+    _, cache = lstm.forward(lstm.init_params(3, 4, rng=rng), rng.standard_normal((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"dc_steps must have shape \(T, B, H\) = \(5, 2, 4\)"):
+        lstm.pre_activation_gradients(np.zeros((5, 2, 4)), np.zeros((4, 2, 4)), cache)
