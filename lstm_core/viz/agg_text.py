@@ -20,6 +20,7 @@ import math
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.font_manager import fontManager, get_font
+from matplotlib.text import _get_text_metrics_with_cache
 
 __all__ = ["CachedTextCanvas", "CachedTextRenderer"]
 
@@ -80,7 +81,8 @@ class CachedTextRenderer(RendererAgg):
     def _sprite(self, gc, s, prop, angle, ismath, mtext):
         """``(rgba, ax, ay)``: the text drawn with its anchor at pixel (ax, ay) counted from the
         top left of ``rgba``, whose rows are stored bottom row first (as draw_image takes them)."""
-        w, h, d = self.get_text_width_height_descent(s, prop, ismath)
+        # measured already, when the text's layout was made: matplotlib's cache of the metrics
+        w, h, d = _get_text_metrics_with_cache(self, s, prop, ismath, self.dpi)
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         corners = [(0, -d), (w, -d), (w, h - d), (0, h - d)]  # from the anchor, y upwards
         xs = [px * cos - py * sin for px, py in corners]
