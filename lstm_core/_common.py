@@ -130,15 +130,17 @@ def check_sizes(input_size, hidden_size):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
-def project_inputs(x, W_x, b):
+def project_inputs(x, W_x, b, out=None):
     """All steps' input projections in one matmul: (T, B, D) @ (D, G) + b -> (T, B, G).
 
-    A new array; b is added in place, so no second (T, B, G) array is made.
+    A new array, or ``out`` (T, B, G) filled in; b is added in place, so no second
+    (T, B, G) array is made.
     """
     T, B, D = x.shape
-    a = x.reshape(T * B, D) @ W_x
+    G = W_x.shape[1]
+    a = np.matmul(x.reshape(T * B, D), W_x, out=None if out is None else out.reshape(T * B, G))
     a += b
-    return a.reshape(T, B, W_x.shape[1])
+    return a.reshape(T, B, G)
 
 
 def time_blocks(T, B, width, itemsize, nbytes=2**19):

@@ -122,14 +122,16 @@ class Tally:
 class CountedWeight(np.ndarray):
     """A weight matrix that tallies 2 m k n FLOPs for every (m, k) @ (k, n) it takes part in."""
 
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         assert method == "__call__" and not kwargs
         args = [np.asarray(a) for a in inputs]
         if ufunc is np.matmul:
             (m, k), (k2, n) = args[0].shape, args[1].shape
             assert k == k2
             Tally.matmul += 2 * m * k * n
-        return ufunc(*args)
+        if out is None:
+            return ufunc(*args)
+        return ufunc(*args, out=tuple(np.asarray(o) for o in out))  # np.matmul(..., out=...)
 
 
 @pytest.fixture

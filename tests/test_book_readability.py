@@ -89,48 +89,107 @@ def test_equation_references_have_one_pair_of_parentheses(build_log):
     assert not doubled, doubled
 
 
-# ------------------------------------------------------------------------------ phones
+# ------------------------------------------------------------------------------ phones, laptops
 
 PHONE_WIDTH = 400
+LAPTOP_WIDTH = 1280
 
-_PHONE_STATE_JS = """
+# Display equations that may still scroll sideways inside their box on a phone (with the edge
+# shadow of _static/narrow-screens.css), each with the reason it cannot be written on shorter
+# lines. Every other display equation fits a 400 px screen.
+MAY_SCROLL_ON_A_PHONE: dict[str, str] = {}
+
+_BOX_STATE_JS = """
 const done = arguments[arguments.length - 1];
+const vw = arguments[0];
+// what a reader can open is measured open: collapsed solutions, hidden cell inputs
+document.querySelectorAll('details').forEach(d => { d.open = true; });
+document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
 const report = () => {
-  const vw = arguments[0];
   const shown = e => !e.closest('.bd-sidebar-primary, .bd-sidebar-secondary');
   // elements whose right edge is past the screen's (the first few, to say what is too wide)
   const wide = Array.from(document.querySelectorAll('.bd-article *')).filter(e => shown(e)
       && e.getBoundingClientRect().right > vw + 0.5 && e.scrollWidth <= e.clientWidth + 1
       && getComputedStyle(e.parentElement).overflowX === 'visible')
     .slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + e.textContent.slice(0, 50));
-  const maths = Array.from(document.querySelectorAll('div.math mjx-container'));
+  // boxes that scroll sideways inside the page: display equations, tables, anything else
+  const name = e => {
+    const math = e.closest('div.math');
+    if (math) return math.id ? math.id.replace(/^equation-/, '')
+                             : 'unlabelled "' + e.textContent.slice(0, 40) + '"';
+    const section = e.closest('section[id]');
+    return e.tagName.toLowerCase() + '.' + String(e.className).split(' ')[0]
+      + ' in #' + (section ? section.id : '?') + ' "' + e.textContent.trim().slice(0, 40) + '"';
+  };
+  const scrolling = Array.from(document.querySelectorAll('.bd-article *')).filter(e => shown(e)
+      && e.scrollWidth > e.clientWidth + 1
+      && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+    .map(e => ({name: name(e), math: !!e.closest('div.math'),
+                width: e.scrollWidth, box: e.clientWidth}));
   done({scroll: document.documentElement.scrollWidth, body: document.body.scrollWidth,
-        wide: wide, maths: maths.length,
-        math_wider: maths.filter(m => m.scrollWidth > m.clientWidth + 1).length});
+        wide: wide, maths: document.querySelectorAll('div.math mjx-container').length,
+        scrolling: scrolling});
 };
 if (window.MathJax && MathJax.startup) MathJax.startup.promise.then(() => setTimeout(report, 200));
 else setTimeout(report, 500);
 """
 
 
-def test_no_page_is_wider_than_a_phone(build_log):
-    """At 400 px (a phone, with the phone's viewport rules) no page scrolls sideways as a whole:
-    wide equations and tables scroll inside their own boxes (_static/narrow-screens.css)."""
+def _box_states(width: int, mobile: bool) -> dict[str, dict]:
+    """Every page of the book at ``width`` CSS pixels: its width and what scrolls inside it."""
     import browser
 
     from test_book import PAGES
 
-    too_wide, math_boxes = {}, {}
-    with browser.chromium(width=500, height=900) as driver:
+    states = {}
+    with browser.chromium(width=max(width, 500), height=900) as driver:
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                               {"width": PHONE_WIDTH, "height": 900, "deviceScaleFactor": 2,
-                                "mobile": True})
+                               {"width": width, "height": 900, "deviceScaleFactor": 2 if mobile else 1,
+                                "mobile": mobile})
         driver.set_script_timeout(60)
         for doc in PAGES:
             browser.open_page(driver, HTML / f"{doc}.html")
-            state = driver.execute_async_script(_PHONE_STATE_JS, PHONE_WIDTH)
-            if max(state["scroll"], state["body"]) > PHONE_WIDTH:
-                too_wide[doc] = state
-            math_boxes[Path(doc).name] = f"{state['math_wider']}/{state['maths']}"
-    print("display equations wider than their box at 400 px (they scroll in it):", math_boxes)
+            states[doc] = driver.execute_async_script(_BOX_STATE_JS, width)
+    return states
+
+
+@pytest.fixture(scope="module")
+def phone(build_log) -> dict[str, dict]:
+    return _box_states(PHONE_WIDTH, mobile=True)
+
+
+@pytest.fixture(scope="module")
+def laptop(build_log) -> dict[str, dict]:
+    return _box_states(LAPTOP_WIDTH, mobile=False)
+
+
+def _equations_wider_than_their_box(states: dict[str, dict]) -> dict[str, list[str]]:
+    return {doc: [f"{b['name']} ({b['width']} px in {b['box']})" for b in st["scrolling"] if b["math"]]
+            for doc, st in states.items() if any(b["math"] for b in st["scrolling"])}
+
+
+def test_no_page_is_wider_than_a_phone(phone):
+    """At 400 px (a phone, with the phone's viewport rules) no page scrolls sideways as a whole:
+    wide tables scroll inside their own boxes (_static/narrow-screens.css)."""
+    too_wide = {doc: st for doc, st in phone.items() if max(st["scroll"], st["body"]) > PHONE_WIDTH}
     assert not too_wide, too_wide
+
+
+def test_display_equations_fit_a_phone(phone):
+    """At 400 px every display equation fits its box (long ones are written on several lines),
+    except those listed in MAY_SCROLL_ON_A_PHONE, which scroll inside it."""
+    assert sum(st["maths"] for st in phone.values()) >= 90  # the measurement saw the equations
+    wider = _equations_wider_than_their_box(phone)
+    print("display equations wider than their box at 400 px:", wider)
+    unexpected = {doc: [e for e in found if e.split(" (")[0] not in MAY_SCROLL_ON_A_PHONE]
+                  for doc, found in wider.items()}
+    assert not any(unexpected.values()), unexpected
+
+
+def test_nothing_scrolls_sideways_on_a_laptop(laptop):
+    """At 1280 px no display equation, table or other box in the text column is wider than its
+    box (which would make the reader scroll it sideways)."""
+    assert sum(st["maths"] for st in laptop.values()) >= 90
+    scrolling = {doc: [f"{b['name']} ({b['width']} px in {b['box']})" for b in st["scrolling"]]
+                 for doc, st in laptop.items() if st["scrolling"]}
+    assert not scrolling, scrolling
