@@ -10,13 +10,22 @@ clock and on the process's CPU clock, with the compute function alone timed afte
 Every timed call changes the setting: the redraw keeps what did not change, so timing the
 same setting twice would time almost nothing. A live explorer keeps the frames of settings
 it has shown, so a move back to one skips compute; "first visits" are the moves to a setting
-not shown before, "moves" all of them.
+not shown before, "moves" all of them; "compute alone, first visits" is the compute part of
+the first visits.
+
+``python bench/bench_widgets.py --against REV [--rounds N] [CHAPTER ...]`` times the working
+tree's explorers against those of lstm_core at git revision REV, interleaved: the chapter is run
+once with each package, and each of N rounds builds a fresh explorer of each and makes every
+move in both, which one goes first alternating from move to move.
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
+import importlib
 import io
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -37,8 +46,9 @@ from lstm_core.timing import Summary  # noqa: E402
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
 
-def recorded_explorers(chapter: Path):
-    """Run a chapter's code cells; return the (compute, controls, kwargs) of each explorer it makes."""
+def recorded_explorers(chapter: Path, viz=viz):
+    """Run a chapter's code cells; return the (compute, controls, kwargs) of each explorer it
+    makes. ``viz``: the package's viz module whose gradient_explorer is replaced."""
     calls = []
     real = viz.gradient_explorer
 
@@ -90,7 +100,8 @@ def moves(controls, rounds=3):
 
 def time_moves(widget, compute, controls, rounds=3):
     """{clock: {"moves", "first visits", "compute alone"}: Summary} for one explorer."""
-    wall = {"moves": [], "first visits": [], "compute alone": []}
+    wall = {"moves": [], "first visits": [], "compute alone": [],
+            "compute alone, first visits": []}
     cpu = {key: [] for key in wall}
     seen = {tuple(widget.current.items())}
     for move in moves(controls, rounds):
@@ -107,8 +118,10 @@ def time_moves(widget, compute, controls, rounds=3):
             cpu[key].append(c1 - c0)
         t0, c0 = time.perf_counter(), time.process_time()
         compute(**values)
-        wall["compute alone"].append(time.perf_counter() - t0)
-        cpu["compute alone"].append(time.process_time() - c0)
+        t1, c1 = time.perf_counter(), time.process_time()
+        for key in ("compute alone", "compute alone, first visits")[:len(keys)]:
+            wall[key].append(t1 - t0)
+            cpu[key].append(c1 - c0)
     return ({k: Summary.of(v) for k, v in wall.items() if v},
             {k: Summary.of(v) for k, v in cpu.items() if v})
 
@@ -117,15 +130,18 @@ def _ms(summary):
     return f"{summary.median * 1e3:6.1f} ms [{summary.q1 * 1e3:.1f}, {summary.q3 * 1e3:.1f}]"
 
 
-def main(repeats=3):
+def main(repeats=3, chapters=None):
     """Time every explorer; a list of records (chapter, index, title, medians and spreads).
 
-    ``repeats``: how many times the default -> largest -> default round trip ends the moves.
+    ``repeats``: how many times the default -> largest -> default round trip ends the moves;
+    ``chapters``: the names of the chapters to time (all when None).
     """
     log("== explorer callback latency (recompute + redraw per move, widget mode), "
         "median [quartiles] ==")
     records = []
     for chapter in sorted(BOOK.glob("*.md")):
+        if chapters and chapter.stem not in chapters:
+            continue
         try:
             calls = recorded_explorers(chapter)
         except Exception as exc:  # report and go on with the other chapters
@@ -142,7 +158,9 @@ def main(repeats=3):
             log(f"{chapter.stem:20s} #{k} {title[:40]:40s} {len(t['moves'].samples)} moves: "
                 f"{_ms(t['moves'])}, first visits {_ms(first)}, worst "
                 f"{t['moves'].hi * 1e3:.1f} ms; CPU time {_ms(cpu['moves'])}; compute alone "
-                f"{t['compute alone'].median * 1e3:5.1f} ms")
+                f"{t['compute alone'].median * 1e3:5.1f} ms, on first visits "
+                f"{t.get('compute alone, first visits', t['compute alone']).median * 1e3:5.1f} "
+                f"ms")
             records.append({"chapter": chapter.stem, "index": k, "title": title,
                             "moves": moves(controls, repeats), "times": t, "cpu_times": cpu})
             plt.close("all")
@@ -158,5 +176,87 @@ def worst(records, clock="times"):
     return max(timed, key=lambda item: item[0]) if timed else None
 
 
+@contextlib.contextmanager
+def imported_as_lstm_core(package, names):
+    """While inside, ``import lstm_core[.name]`` gives ``package[.name]`` (for each of
+    ``names``, the lstm_core modules a chapter imported), so that a chapter run inside uses
+    ``package``; on leaving, the working tree's modules are back."""
+    saved = {k: v for k, v in sys.modules.items() if k == "lstm_core" or k.startswith("lstm_core.")}
+    for k in saved:
+        del sys.modules[k]
+    try:
+        for name in names:
+            target = package.__name__ + name[len("lstm_core"):]
+            with contextlib.suppress(ImportError):
+                sys.modules[name] = importlib.import_module(target)
+        yield
+    finally:
+        for k in [k for k in sys.modules if k == "lstm_core" or k.startswith("lstm_core.")]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+
+
+def against(rev, chapters=None, rounds=5):
+    """Every explorer of the working tree against the same explorer with lstm_core at git
+    revision ``rev``, interleaved (module docstring); the medians of both and of the ratios
+    tree / rev, over all moves and over first visits, wall and CPU time."""
+    from bench_bptt import load_lstm_core_at
+
+    base = load_lstm_core_at(rev)
+    log(f"== explorer callbacks: working tree against {rev}, {rounds} rounds, interleaved, "
+        f"median [quartiles] ==")
+    for chapter in sorted(BOOK.glob("*.md")):
+        if chapters and chapter.stem not in chapters:
+            continue
+        tree_calls = recorded_explorers(chapter)
+        names = [k for k in sys.modules if k == "lstm_core" or k.startswith("lstm_core.")]
+        with imported_as_lstm_core(base, names):
+            base_calls = recorded_explorers(chapter, viz=base.viz)
+        for k, (tree_call, base_call) in enumerate(zip(tree_calls, base_calls)):
+            samples = {side: {clock: {"moves": [], "first visits": []} for clock in ("wall", "cpu")}
+                       for side in ("tree", rev)}
+            plan = moves(tree_call[1])
+            for _ in range(rounds):
+                widgets = {}
+                for side, (pkg, (compute, controls, kwargs)) in (
+                        ("tree", (viz, tree_call)), (rev, (base.viz, base_call))):
+                    widgets[side] = pkg.gradient_explorer(compute, controls,
+                                                          **{**kwargs, "mode": "widget"})
+                seen = {side: {tuple(w.current.items())} for side, w in widgets.items()}
+                for i, move in enumerate(plan):
+                    for side in (("tree", rev) if i % 2 == 0 else (rev, "tree")):
+                        w = widgets[side]
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        w.update(**move)
+                        t1, c1 = time.perf_counter(), time.process_time()
+                        keys = ["moves"]
+                        if tuple(w.current.items()) not in seen[side]:
+                            seen[side].add(tuple(w.current.items()))
+                            keys.append("first visits")
+                        for key in keys:
+                            samples[side]["wall"][key].append(t1 - t0)
+                            samples[side]["cpu"][key].append(c1 - c0)
+                plt.close("all")
+            if not samples["tree"]["wall"]["moves"]:
+                continue
+            parts = []
+            for key in ("first visits", "moves"):
+                for clock in ("wall", "cpu"):
+                    tree, old = (Summary.of(samples[side][clock][key]) for side in ("tree", rev))
+                    r = Summary.of([a / b for a, b in zip(samples["tree"][clock][key],
+                                                          samples[rev][clock][key])])
+                    parts.append(f"{key} {clock}: {rev} {_ms(old)}, tree {_ms(tree)}, "
+                                 f"ratio {r.median:.2f}")
+            log(f"{chapter.stem:20s} #{k}:\n    " + "\n    ".join(parts))
+
+
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--against", metavar="REV", help="compare with lstm_core at git REV")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds per explorer (--against)")
+    parser.add_argument("chapters", nargs="*", help="chapter names (book/NAME.md); all if none")
+    args = parser.parse_args()
+    if args.against:
+        against(args.against, args.chapters, args.rounds)
+    else:
+        main(chapters=args.chapters)

@@ -345,24 +345,33 @@ def _savefig_pixels(fig) -> np.ndarray:
 
 
 def test_widget_redraw_draws_what_a_full_draw_of_the_figure_draws():
-    """After each move the widget's PNG (kept background + data artists on top) equals
-    matplotlib's full draw of the same figure, and the curves are compute's numbers."""
+    """After each move the widget's PNG (kept layers + what changed drawn on top) equals
+    matplotlib's full draw of the same figure, and the curves are compute's numbers; the
+    moves take every path: a full draw, the x axis and later layers, the y axis and notes
+    and the data, the data alone."""
     import matplotlib
 
     matplotlib.use("Agg")
-    box = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="|dL/dh_t|",
-                            mode="widget")
-    ax = box.figure.axes[0]
+    # 28 and 30 steps: the same x ticks in different x limits
+    box = gradient_explorer(toy_compute, {**TOY_CONTROLS, "steps": [10, 28, 30]}, title="toy",
+                            ylabel="|dL/dh_t|", mode="widget")
+    fig, ax = box.figure, box.figure.axes[0]
     line = next(ln for ln in ax.get_lines() if ln.get_label() == "|dL/dh_t|")
-    # moves that keep the axes (rho 1.0 -> 1.5 at 10 steps stays within the same decades) and
-    # moves that change limits, ticks, notes and legend entries
+    drawn = []  # what each move drew: "figure" and the axes' artists drawn one by one
+    full_draw, draw_artist = fig.canvas.draw, ax.draw_artist
+    fig.canvas.draw = lambda: (drawn.append("figure"), full_draw())[1]
+    ax.draw_artist = lambda a: (drawn.append(a), draw_artist(a))[1]
+    # moves that keep the axes (rho 1.0 -> 1.5 at 10 steps stays within the same decades),
+    # moves that change limits, ticks, notes, legend entries, and the x axis alone
     moves = [dict(steps=10), dict(rho=1.5), dict(rho=1.0), dict(act="squash"), dict(rho=1e20),
-             dict(steps=30), dict(rho=0.0), dict(act="linear"), dict(rho=0.5)]
-    kept = 0
+             dict(steps=30), dict(rho=0.0), dict(act="linear"), dict(rho=0.5), dict(rho=1.0),
+             dict(steps=28), dict(steps=30)]
+    paths = set()
     for move in moves:
-        before = ax.get_ylim(), [t.get_text() for t in ax.get_yticklabels()]
+        drawn.clear()
         box.update(**move)
-        kept += (ax.get_ylim(), [t.get_text() for t in ax.get_yticklabels()]) == before
+        paths.add("figure" if "figure" in drawn else "x axis" if ax.xaxis in drawn
+                  else "y axis" if ax.yaxis in drawn else "data")
         fast, full = _pixels(box.children[1].value), _savefig_pixels(box.figure)
         # the same image, up to antialiasing rounding where two artists overlap
         assert fast.shape == full.shape, box.current
@@ -371,7 +380,29 @@ def test_widget_redraw_draws_what_a_full_draw_of_the_figure_draws():
         lo, hi = ax.get_ylim()
         np.testing.assert_array_equal(line.get_ydata(), np.clip(y, lo, hi))
         np.testing.assert_array_equal(line.get_xdata(), np.arange(y.size))
-    assert 0 < kept < len(moves)  # both paths were taken
+    assert paths == {"figure", "x axis", "y axis", "data"}
+
+
+def test_widget_layout_makes_room_for_longer_tick_labels_and_keeps_it_for_shorter():
+    """Longer y tick labels move the axes right (a new layout), shorter ones leave them where
+    they are; the labels never overlap the axis label or leave the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    box = gradient_explorer(toy_compute, TOY_CONTROLS, title="toy", ylabel="|dL/dh_t|",
+                            mode="widget")
+    fig, ax = box.figure, box.figure.axes[0]
+    lefts = []
+    for rho in (1.5, 0.5, 1.0, 1.5):  # labels 10⁰..10² (3 characters), 10⁻³..10⁰ (4), 3, 3
+        box.update(rho=rho)
+        lefts.append(ax.get_position().x0)
+        renderer = fig.canvas.get_renderer()
+        label = ax.yaxis.label.get_window_extent(renderer)
+        for tick in ax.get_yticklabels():
+            box_ = tick.get_window_extent(renderer)
+            assert label.x1 < box_.x0 and box_.x1 < ax.get_window_extent(renderer).x0
+        assert label.x0 >= 0
+    assert lefts[1] > lefts[0] and lefts[1] == lefts[2] == lefts[3]
 
 
 def test_widget_computes_each_setting_once_while_it_is_kept():
@@ -455,6 +486,7 @@ def test_cached_text_draws_the_text_matplotlib_draws():
     matplotlib's own text, in every text of a figure with rotated, bold and math text."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
     from lstm_core.viz.agg_text import CachedTextCanvas
 
@@ -465,18 +497,22 @@ def test_cached_text_draws_the_text_matplotlib_draws():
         ax.set_yscale("log")
         ax.set_ylim(1e-5, 1e2)
         ax.set_ylabel("gradient norm (log scale)")
-        ax.set_title("‖∂L/∂h_t‖ at t ≤ 12", color="#b22222", loc="left")
+        ax.set_title("‖∂L/∂h_t‖ at t ≤ 12\nsecond line", color="#b22222", loc="left")
         fig.suptitle("bold title", fontweight="bold")
         return fig
 
-    images = []
+    images, extents = [], []
     for canvas in (FigureCanvasAgg, CachedTextCanvas, CachedTextCanvas):
         fig = figure(canvas)
         fig.canvas.draw()
         fig.canvas.draw()  # the second draw stamps cached sprites
         images.append(np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int))
+        renderer = fig.canvas.get_renderer()
+        extents.append([t.get_window_extent(renderer).bounds for t in fig.findobj(Text)])
     plain, cached, again = images
     np.testing.assert_array_equal(cached, again)
+    # the font metrics read once per font: every text measured exactly as matplotlib measures it
+    assert extents[0] == extents[1] == extents[2] and len(extents[0]) > 10
     ink_plain, ink_cached = (255 * 3 - im.sum(axis=-1) for im in (plain, cached))
     assert abs(ink_cached.sum() / ink_plain.sum() - 1) < 0.02  # the same amount of ink ...
     rows, cols = np.indices(ink_plain.shape)

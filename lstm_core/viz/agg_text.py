@@ -7,8 +7,10 @@ one drawn before.  :class:`CachedTextCanvas` draws a string once into a small tr
 image (with matplotlib's own text drawing, at the same font, size, angle and colour) and
 composites that image wherever the string is drawn again.  The image is placed at a whole
 pixel, as matplotlib placed text up to 3.10, so a text may sit up to half a pixel from where
-an uncached draw puts it; everything else is drawn by matplotlib unchanged.  Imported by
-:mod:`.live` only (this module imports matplotlib).
+an uncached draw puts it; everything else is drawn by matplotlib unchanged.  The font's
+line metrics that matplotlib's text layout reads from the font file for every text it
+measures are read once per font as well.  Imported by :mod:`.live` only (this module imports
+matplotlib).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
+from matplotlib.font_manager import fontManager, get_font
+from matplotlib.text import _get_text_metrics_with_cache
 
 __all__ = ["CachedTextCanvas", "CachedTextRenderer"]
 
@@ -33,6 +37,27 @@ class CachedTextRenderer(RendererAgg):
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
         self.sprites: dict[tuple, tuple[np.ndarray, int, int]] = {}
+        self.height_metrics: dict = {}
+
+    def _get_font_height_metrics(self, prop):
+        """(ascent, descent, line gap) in pixels of the font ``prop`` selects, read from its
+        OS/2 or hhea table as ``matplotlib.text.Text._get_layout`` reads them when a renderer
+        has no such method (matplotlib >= 3.10 asks for it), but once per font."""
+        key = prop.copy()
+        if key not in self.height_metrics:
+            font = get_font(fontManager._find_fonts_by_props(prop))
+            metrics = (None, None, None)
+            for table_name, gap, ascent, descent in (
+                    ("OS/2", "sTypoLineGap", "sTypoAscender", "sTypoDescender"),
+                    ("hhea", "lineGap", "ascent", "descent")):
+                table = font.get_sfnt_table(table_name)
+                if table is not None:
+                    units_per_em = font.get_sfnt_table("head")["unitsPerEm"]
+                    scale = 1 / units_per_em * prop.get_size_in_points() * self.dpi / 72
+                    metrics = (table[ascent] * scale, -table[descent] * scale, table[gap] * scale)
+                    break
+            self.height_metrics[key] = metrics
+        return self.height_metrics[key]
 
     def draw_text(self, gc, x, y, s, prop, angle, ismath=False, mtext=None):
         if ismath == "TeX" or not s.strip():
@@ -56,7 +81,8 @@ class CachedTextRenderer(RendererAgg):
     def _sprite(self, gc, s, prop, angle, ismath, mtext):
         """``(rgba, ax, ay)``: the text drawn with its anchor at pixel (ax, ay) counted from the
         top left of ``rgba``, whose rows are stored bottom row first (as draw_image takes them)."""
-        w, h, d = self.get_text_width_height_descent(s, prop, ismath)
+        # measured already, when the text's layout was made: matplotlib's cache of the metrics
+        w, h, d = _get_text_metrics_with_cache(self, s, prop, ismath, self.dpi)
         cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
         corners = [(0, -d), (w, -d), (w, h - d), (0, h - d)]  # from the anchor, y upwards
         xs = [px * cos - py * sin for px, py in corners]

@@ -21,7 +21,7 @@ from .controls import describe_values
 from .frames import (NOTE_COLOUR, OVERFLOW_COLOUR, OVERFLOW_LABEL, UNDERFLOW_LABEL, FrameTable,
                      prepare_frame, styles)
 
-__all__ = ["KEPT_FRAMES", "MplPlot", "encode_png", "table_html", "widget_explorer"]
+__all__ = ["KEPT_FRAMES", "MplPlot", "decade_label", "encode_png", "table_html", "widget_explorer"]
 
 #: How many laid-out frames a live explorer keeps for settings it may be moved back to.
 KEPT_FRAMES = 64
@@ -30,10 +30,15 @@ KEPT_FRAMES = 64
 class MplPlot:
     """One matplotlib Figure whose artists are updated in place for each frame.
 
-    A move of a control redraws only what changed: :meth:`draw` sets the curves' data and
-    touches limits, ticks, notes and legend only when the frame's differ from the last
-    one's; :meth:`render` then reuses the pixels of everything around the data when those
-    stayed the same, and constrained layout runs only when the room they take changed.
+    A move of a control redraws only what changed. The figure is drawn in layers, each over
+    the pixels of the ones before: (0) the figure and axes backgrounds, the title and the
+    legend; (1) the x axis; (2) the y axis and the notes above the axes; (3) the data (curves,
+    edge markers and the axes frame). :meth:`draw` sets the curves' data and touches the
+    limits, ticks, notes and legend only when the frame's differ from the last one's;
+    :meth:`render` keeps the pixels of layers 0 to 2 and draws again only from the first
+    layer that changed (after most moves only the data, after a move that changes the y axis,
+    the usual first visit, layers 2 and 3). Constrained layout runs only when the room taken
+    around the axes grew or changed (see :meth:`draw`), and then everything is drawn again.
     With ``cache_text`` each distinct string is rasterised once (:mod:`.agg_text`).
     """
 
@@ -55,6 +60,9 @@ class MplPlot:
         self.fig.suptitle(title, fontsize=13, fontweight="bold")
         self.ax.grid(True, color="#e6e6e6")
         self.ax.set_axisbelow(True)
+        # the notes above the axes; the title's position is fixed (no x ticks at the top), so
+        # a draw does not measure the y axis three times to place the (two empty) titles
+        self.notes = self.ax.set_title("", loc="left", fontsize=9.5, color=NOTE_COLOUR, y=1.0)
         # colour and dash per series name: given (the static explorer's, so that its printed
         # figure matches the web page) or assigned in order of first appearance
         self.styles: dict[str, dict] = dict(series_styles or {})
@@ -62,11 +70,13 @@ class MplPlot:
         self.tops: dict[str, Any] = {}
         self.bottoms: dict[str, Any] = {}
         self.legend = None
-        self._layout_key = None
-        self._chrome = None  # what surrounds the data in the last frame drawn
-        self._background = None  # pixels of everything but the data artists
-        for spine in self.ax.spines.values():
-            spine.set_animated(True)
+        self._layout = None  # (room around the axes, y tick label length) of the last layout
+        # layers 1 and 2 (layer 0 is what a draw of the figure draws, layer 3 the rest)
+        self._layers = ((self.ax.xaxis,), (self.ax.yaxis, self.notes))
+        self._keys = [None, None, None]  # what layers 0-2 show, as draw() last set them
+        self._pixels = [None, None, None]  # the figure's pixels up to each of layers 0-2
+        for artist in (*self.ax.spines.values(), *self._layers[0], *self._layers[1]):
+            artist.set_animated(True)
 
     def _artists_for(self, name: str):
         if name not in self.lines:
@@ -104,28 +114,44 @@ class MplPlot:
             for art in (self.lines[name], self.tops[name], self.bottoms[name]):
                 art.set_visible(name in shown)
         ticks = frame["yticks"]
-        labels = [f"$10^{{{t['e']}}}$" if "e" in t else t["t"] for t in ticks]
+        labels = [decade_label(t["e"]) if "e" in t else t["t"] for t in ticks]
         entries = (*shown, *([OVERFLOW_LABEL] if any_top else []),
                    *([UNDERFLOW_LABEL] if any_bottom else []))
-        # Everything drawn around the data: while it stays the same, png() reuses its pixels.
-        chrome = (tuple(frame["xlim"]), (lo, hi), tuple(t["v"] for t in ticks), tuple(labels),
-                  tuple((t["v"], t["t"]) for t in frame["xticks"]), tuple(frame["notes"]), entries)
-        if chrome != self._chrome:
-            self._draw_chrome(frame, labels, shown, any_top, any_bottom)
-            self._chrome = chrome
-            self._background = None
+        # up to 3 legend columns, fewer for long names (the figure is about 140 characters wide)
+        ncol = max(1, min(len(entries), 3, 120 // (max(map(len, entries), default=1) + 8)))
+        # Constrained layout costs about as much as drawing the figure. It runs when the room
+        # taken around the axes changed (x ticks, legend rows, note lines) or the y tick labels
+        # are longer than the last layout made room for; shorter ones keep it (so the axes do
+        # not shift sideways whenever the decades shown change).
+        room = (len(frame["xticks"]), ncol, -(-len(entries) // ncol), len(frame["notes"]))
+        width = max((len(lab) for lab in labels), default=0)
+        relayout = self._layout is None or room != self._layout[0] or width > self._layout[1]
+        if relayout:
+            self._layout = (room, width)
+        keys = [(entries, ncol, self._layout),
+                (tuple(frame["xlim"]), tuple((t["v"], t["t"]) for t in frame["xticks"])),
+                ((lo, hi), tuple(t["v"] for t in ticks), tuple(labels), tuple(frame["notes"]))]
+        if keys[0] != self._keys[0]:
+            self._set_legend(shown, any_top, any_bottom, ncol)
+            self.fig.set_layout_engine("constrained" if relayout else "none")
+        if keys[1] != self._keys[1]:
+            self.ax.set_xlim(*frame["xlim"])
+            self.ax.set_xticks([t["v"] for t in frame["xticks"]],
+                               labels=[t["t"] for t in frame["xticks"]])
+        if keys[2] != self._keys[2]:
+            from matplotlib.ticker import NullLocator
 
-    def _draw_chrome(self, frame, labels, shown, any_top, any_bottom) -> None:
+            self.ax.set_ylim(lo, hi)
+            self.ax.set_yticks([t["v"] for t in ticks], labels=labels)
+            self.ax.yaxis.set_minor_locator(NullLocator())
+            self.notes.set_text("\n".join(frame["notes"]))
+        changed = next((i for i in range(3) if keys[i] != self._keys[i]), 3)
+        self._pixels[changed:] = [None] * (3 - changed)  # a layer drawn again hides the later
+        self._keys = keys
+
+    def _set_legend(self, shown, any_top, any_bottom, ncol) -> None:
         from matplotlib.lines import Line2D
-        from matplotlib.ticker import NullLocator
 
-        self.ax.set_xlim(*frame["xlim"])
-        self.ax.set_ylim(*frame["ylim"])
-        self.ax.set_yticks([t["v"] for t in frame["yticks"]], labels=labels)
-        self.ax.yaxis.set_minor_locator(NullLocator())
-        self.ax.set_xticks([t["v"] for t in frame["xticks"]],
-                           labels=[t["t"] for t in frame["xticks"]])
-        self.ax.set_title("\n".join(frame["notes"]), loc="left", fontsize=9.5, color=NOTE_COLOUR)
         handles = [self.lines[n] for n in shown]  # in the frame's order
         if any_top:
             handles.append(Line2D([], [], ls="none", marker="^", ms=8, color=OVERFLOW_COLOUR,
@@ -135,35 +161,30 @@ class MplPlot:
                                   label=UNDERFLOW_LABEL))
         if self.legend is not None:
             self.legend.remove()
-        ncol = min(len(handles), 3)
         self.legend = self.fig.legend(handles=handles, loc="outside lower center",
                                       ncol=ncol, frameon=False, fontsize=9.5)
-        # Constrained layout costs about as much as drawing the figure. Run it only when what
-        # takes space around the axes changed (tick label widths, legend rows, note lines);
-        # otherwise keep the last layout.
-        key = (max((len(lab) for lab in labels), default=0), len(frame["xticks"]),
-               -(-len(handles) // max(ncol, 1)), len(frame["notes"]))  # legend rows
-        if key != self._layout_key:
-            self.fig.set_layout_engine("constrained")
-            self._layout_key = key
-        else:
-            self.fig.set_layout_engine("none")
 
     def render(self) -> None:
-        """Draw the figure into the canvas's pixel buffer.
+        """Draw the figure into the canvas's pixel buffer, from the first layer that changed.
 
-        The data artists (curves, edge markers and the axes frame drawn over them) are
-        animated: a full draw renders everything else, keeps those pixels and then draws the
-        data artists on top, in the order the axes would.  While :meth:`draw` found nothing
-        around the data changed, the kept pixels are restored and only the data is drawn.
+        The artists of layers 1-3 are animated, so a draw of the figure renders layer 0 alone;
+        each later layer is drawn over the pixels of the ones before (in the order the axes
+        would draw them) and the result kept, up to layer 2; the data is drawn last.
         """
         canvas = self.fig.canvas
-        if self._background is None:
+        start = next((i for i in range(3) if self._pixels[i] is None), 3)
+        if start == 0:
             canvas.draw()
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
+            self._pixels[0] = canvas.copy_from_bbox(self.fig.bbox)
+            start = 1
         else:
-            canvas.restore_region(self._background)
-        data = sorted((a for a in self.ax.get_children() if a.get_animated()),
+            canvas.restore_region(self._pixels[start - 1])
+        for i in range(start, 3):
+            for artist in self._layers[i - 1]:
+                self.ax.draw_artist(artist)
+            self._pixels[i] = canvas.copy_from_bbox(self.fig.bbox)
+        layered = {a for layer in self._layers for a in layer}
+        data = sorted((a for a in self.ax.get_children() if a.get_animated() and a not in layered),
                       key=lambda a: a.get_zorder())
         for artist in data:
             self.ax.draw_artist(artist)
@@ -173,6 +194,19 @@ class MplPlot:
         self.render()
         rgba = np.asarray(self.fig.canvas.buffer_rgba())
         return encode_png(rgba[..., :3])  # the figure is opaque: no alpha channel
+
+
+_SUPERSCRIPTS = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076"
+                              "\u2077\u2078\u2079")
+
+
+def decade_label(e: int) -> str:
+    """The tick label of 10^e as plain text with Unicode superscripts: "10⁻⁵".
+
+    As mathtext ("$10^{-5}$") each new label would cost two runs of matplotlib's mathtext
+    parser (one to measure it, one to draw it), about as long as the rest of a move's redraw.
+    """
+    return "10" + str(int(e)).translate(_SUPERSCRIPTS)
 
 
 def encode_png(rgb: np.ndarray) -> bytes:
