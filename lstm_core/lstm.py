@@ -65,7 +65,8 @@ from ._common import (
     uniform_init,
     with_contiguous_transpose,
 )
-from .activations import Activation, get_activation, sigmoid_grad_from_output, tanh_grad_from_output
+from .activations import (Activation, get_activation, sigmoid, sigmoid_grad_from_output,
+                          tanh_grad_from_output)
 
 GATES = ("i", "f", "g", "o")
 CELLS = ("standard", "no_forget", "coupled")
@@ -136,15 +137,6 @@ def _gate_scale(shape: tuple, dtype) -> tuple:
     return consts
 
 
-def sigmoid_by_exp(z, out=None):
-    """sigma(z) = 1 / (1 + exp(-z)), as :func:`activate_gates` computes it (the same bits)."""
-    y = np.negative(z, out=out)
-    with np.errstate(over="ignore"):  # exp(-z) = inf where sigma(z) rounds to 0 anyway
-        np.exp(y, out=y)
-    y += 1.0
-    return np.divide(1.0, y, out=y)
-
-
 def activate_gates(a, forget_bias=0.0, out=None):
     """(B, 4H) pre-activations -> (B, 4H) gate values [i, f, g, o].
 
@@ -205,7 +197,7 @@ def cell_forward(a_in, h_prev, c_prev, W_h, *, forget_bias, psi, cell, peephole=
     c += i * g                               # c_t = f_t c_{t-1} + i_t g_t
     if peephole is not None:  # o looks at the new c_t, so it is computed after it  [eq-lstm-peep-o]
         np.add(a_o, peephole[2] * c, out=o)
-        sigmoid_by_exp(o, out=o)
+        sigmoid(o, out=o)  # 1 / (1 + exp(-z)), as activate_gates computes it
     s = psi.fn(c, out=s_t)
     return np.multiply(o, s, out=h_t), c, gates, s
 
