@@ -1,6 +1,7 @@
 """Pieces shared by the three recurrent models."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -131,16 +132,18 @@ def check_sizes(input_size, hidden_size):
 
 
 def project_inputs(x, W_x, b, out=None):
-    """All steps' input projections in one matmul: (T, B, D) @ (D, G) + b -> (T, B, G).
+    """All steps' input projections in one matmul: (T, B, D) @ (D, G) + b (G,) -> (T, B, G);
+    for weights by gate, a stack W_x (K, D, G) and b (K, G), the stack (K, T, B, G).
 
-    A new array, or ``out`` (T, B, G) filled in; b is added in place, so no second
-    (T, B, G) array is made.
+    A new array, or ``out`` (same shape) filled in; b is added in place, so no second
+    such array is made.
     """
     T, B, D = x.shape
-    G = W_x.shape[1]
-    a = np.matmul(x.reshape(T * B, D), W_x, out=None if out is None else out.reshape(T * B, G))
-    a += b
-    return a.reshape(T, B, G)
+    stack, G = W_x.shape[:-2], W_x.shape[-1]
+    rows = None if out is None else out.reshape(*stack, T * B, G)
+    a = np.matmul(x.reshape(T * B, D), W_x, out=rows)
+    a += b[..., None, :]
+    return a.reshape(*stack, T, B, G)
 
 
 def time_blocks(T, B, width, itemsize, nbytes=2**19):
@@ -153,6 +156,20 @@ def time_blocks(T, B, width, itemsize, nbytes=2**19):
     """
     n = max(1, nbytes // (B * width * itemsize))
     return [slice(t0, min(t0 + n, T)) for t0 in range(0, T, n)]
+
+
+def block_buffer(blocks, per_step, dtype):
+    """One array for the (G, steps, ...) arrays of every block of ``blocks`` (from
+    :func:`time_blocks`), per_step = (G, ...): returns ``of(block)``, a C-contiguous
+    (G, steps, ...) view of it for that block. A pass that fills such an array block after
+    block then allocates it once instead of once per block."""
+    G, rest = per_step[0], per_step[1:]
+    flat = np.empty(G * max(b.stop - b.start for b in blocks) * math.prod(rest), dtype=dtype)
+
+    def of(block):
+        shape = (G, block.stop - block.start, *rest)
+        return flat[:math.prod(shape)].reshape(shape)
+    return of
 
 
 def previous_states_of(block, first, states):

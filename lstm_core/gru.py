@@ -26,19 +26,28 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._checks import check_choice, check_model_params, check_sequence, check_state, check_upstream
+from ._checks import (
+    check_choice,
+    check_model_params,
+    check_sequence,
+    check_shape,
+    check_state,
+    check_upstream,
+)
 from ._common import (
+    block_buffer,
     Cache,
     Gradients,
     check_rng,
     check_sizes,
     previous_states_of,
+    project_inputs,
     sum_outer_over_time,
     time_blocks,
     uniform_init,
     with_contiguous_transpose,
 )
-from .activations import sigmoid, sigmoid_grad_from_output, tanh_grad_from_output
+from .activations import sigmoid, tanh_grad_from_output
 
 GATES = ("r", "z", "n")
 VARIANTS = ("torch", "cho")
@@ -104,35 +113,65 @@ def by_gate(a):
     return np.moveaxis(blocks, -2, 0).copy(order="C")
 
 
-def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
-    """One step given the input projection x_t W_x + b_x, every array by gate
-    (:func:`by_gate`): a_in (3, B, H), W_h (3, H, H), b_h (3, H), blocks r, z, n.
+def _refuse_shapes(B, H, **arrays):
+    """Raise a ValueError for the first of ``arrays`` (name=(array, "3, B, H")) whose shape is
+    not the one its letters name; the cells call it only when some shape is off."""
+    sizes = {"B": B, "H": H, "3": 3, "4": 4}
+    for name, (a, letters) in arrays.items():
+        expected = tuple(sizes[k] for k in letters.split(", "))
+        try:
+            check_shape(name, np.asarray(a), expected, letters)
+        except ValueError as err:
+            raise ValueError(f"{err}; the cells take their arrays by gate, blocks r, z, n "
+                             f"along the first axis (gru.by_gate turns (..., 3H) into "
+                             f"(3, ..., H))") from None
+    raise AssertionError("_refuse_shapes called with every shape right")
+
+
+def input_bias(b_x, b_h, *, variant):
+    """The bias of the input projection a_in = x_t W_x + bias that :func:`cell_forward` takes,
+    by gate (3, H): b_x + b_h, except the n block of b_h in "torch", which sits inside the
+    reset product (eq-gru-cand-torch). Every other block of b_h only ever appears added to
+    its b_x twin, so it is added once here rather than in every step."""
+    bias = b_x + b_h
+    if variant == "torch":
+        bias[2] = b_x[2]
+    return bias
+
+
+def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
+    """One step, every array by gate (:func:`by_gate`): a_in (3, B, H) the part of the
+    pre-activations r, z, n that does not depend on h_{t-1}, x_t W_x + :func:`input_bias`;
+    W_h (3, H, H); b_hn (H,) the n block of b_h, read by "torch" only ("cho" has it in a_in).
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
     out: None, or the arrays (h_t, rzm_t, n_t), shapes (B, H), (3, B, H), (B, H),
     that the step writes into, rzm_t holding r_t, z_t, m_t; :func:`forward`
     passes step t of its cache. Each line computes in place.
+    check: False skips the shape check (:func:`forward`, which made every array itself).
     """
-    B, H = h_prev.shape
+    B, H = h_prev.shape[0], h_prev.shape[-1]
+    if check and ((h_prev.shape, a_in.shape, W_h.shape, b_hn.shape)
+                  != ((B, H), (3, B, H), (3, H, H), (H,))):
+        _refuse_shapes(B, H, h_prev=(h_prev, "B, H"), a_in=(a_in, "3, B, H"),
+                       W_h=(W_h, "3, H, H"), b_hn=(b_hn, "H"))
     if out is None:
         out = [np.empty(shape, dtype=h_prev.dtype) for shape in ((B, H), (3, B, H), (B, H))]
     h, rzm, n = out
     r, z, m = rzm
     if variant == "torch":
         np.matmul(h_prev, W_h, out=rzm)  # h_{t-1} W_h, the three blocks in one call
-        m += b_h[2]  # m_t = h_{t-1} W_hn + b_hn; (eq-gru-cand-torch)
+        m += b_hn  # m_t = h_{t-1} W_hn + b_hn; (eq-gru-cand-torch)
     else:
         np.matmul(h_prev, W_h[:2], out=rzm[:2])
         m[...] = h_prev  # (eq-gru-cand-cho)
     rzm[:2] += a_in[:2]
-    rzm[:2] += b_h[:2, None]
     sigmoid(rzm[:2], out=rzm[:2])  # r_t and z_t; (eq-gru-gates)
     if variant == "torch":
         np.multiply(r, m, out=n)  # (eq-gru-cand-torch)
     else:
         np.matmul(r * m, W_h[2], out=n)  # (eq-gru-cand-cho)
-        n += b_h[2]  # (eq-gru-cand-cho)
     n += a_in[2]
     np.tanh(n, out=n)  # n_t; (eq-gru-cand-torch), (eq-gru-cand-cho)
     np.subtract(h_prev, n, out=h)
@@ -141,53 +180,70 @@ def cell_forward(a_in, h_prev, W_h, b_h, *, variant, out=None):
     return h, r, z, n, m
 
 
-def local_derivatives(h_prev, r, z, n):
+# The four gradients of one backward step, by gate: deltas (4, ..., H) holds
+#   deltas[0] = delta^n, deltas[1] = delta^r, deltas[2] = delta^z  (of the pre-activations)
+#   deltas[3] = what the n block's recurrent matmul output receives:
+#               delta^n * r ("torch": dL/dm) or delta^n ("cho").
+# delta^h (what the recurrent matmuls receive, blocks r, z, n) is deltas[1:]; delta^x (what
+# x_t W_x + b_x receives) is deltas[:3], its blocks in the order n, r, z: the gates GATES[NRZ].
+NRZ = [2, 0, 1]
+
+
+def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
     """The factors of one step's chain rule that do not depend on the gradient arriving:
+    s (4, ..., H) with deltas = delta_t * s (see NRZ), except deltas[1] (delta^r) for "cho".
 
-        s_n = (1 - z) * tanh'(n),  s_z = (h_{t-1} - n) * sigma'(z),  s_r = sigma'(r)
+        s_n = (1 - z) * tanh'(n),  s_z = (h_{t-1} - n) * sigma'(z),  s_r = m * sigma'(r)
+        s = [s_n, s_n * s_r, s_z, s_n * r] ("torch"),  [s_n, s_r, s_z, s_n] ("cho")
 
-    (the s^n_t, s^z_t, s^r_t of the step Jacobian). Element-wise, so the arrays may be one
-    step (B, H) or a block of steps (k, B, H): :func:`backward` computes a block at once.
+    (s_n, s_z and the diagonal factors of the step Jacobian). Element-wise, so the arrays may
+    be one step (B, H) or a block of steps (k, B, H): :func:`backward` computes a block at once.
+    out: None, or the (4, ..., H) array that s is written into.
     """
-    s_n = (1.0 - z) * tanh_grad_from_output(n)  # (eq-gru-bp-n)
-    s_z = (h_prev - n) * sigmoid_grad_from_output(z)  # (eq-gru-bp-z)
-    return s_n, s_z, sigmoid_grad_from_output(r)
+    s = np.empty((4, *z.shape), dtype=z.dtype) if out is None else out
+    s_n, s_r, s_z, s_hn = s
+    np.subtract(1.0, z, out=s_n)  # 1 - z, the slope of h_t in n_t
+    np.subtract(h_prev, n, out=s_z)
+    s_z *= z
+    s_z *= s_n  # (h_{t-1} - n) z (1 - z) = (h_{t-1} - n) sigma'(z); (eq-gru-bp-z)
+    s_n *= tanh_grad_from_output(n, out=s_hn)  # (1 - z) tanh'(n); (eq-gru-bp-n)
+    np.subtract(1.0, r, out=s_r)
+    s_r *= m  # with r: m sigma'(r); m = h_{t-1} in "cho"; (eq-gru-bp-r-cho)
+    if variant == "torch":
+        np.multiply(s_n, r, out=s_hn)  # dL/dm = delta^n * r; (eq-gru-bp-r-torch)
+        s_r *= s_hn  # delta^r = delta^n * m * sigma'(r); (eq-gru-bp-r-torch)
+    else:
+        s_r *= r
+        s_hn[...] = s_n  # the n block's matmul output enters a^n unscaled
+    return s
 
 
-def cell_backward(dh_t, h_prev, r, z, n, m, W_h, *, variant, slopes=None, out=None):
+def cell_backward(dh_t, r, z, s, W_h, *, variant, out=None, check=True):
     """One step of BPTT through the GRU cell, by gate (:func:`by_gate`): W_h (3, H, H).
 
-    dh_t (B, H) total dL/dh_t. Returns
-      da_x (3, B, H)  gradient of the input-side pre-activations r, z, n
-      da_h (3, B, H)  gradient of the recurrent-side terms whose inputs are
-                      h_{t-1} (blocks r, z, and n for "torch") or r*h_{t-1} (block n, "cho")
-      dh_prev (B, H)  dL/dh_{t-1} via this step: direct path through z, plus
-                      the paths through the gates' and the candidate's matmuls
-    slopes: this step's (s_n, s_z, s_r) from :func:`local_derivatives`, or None to compute them.
-    out: None, or two (3, B, H) arrays that da_x and da_h are written into.
+    dh_t (B, H) total dL/dh_t; r, z (B, H) the step's gates; s (4, B, H) the step's factors
+    from :func:`local_derivatives`. Returns
+      deltas (4, B, H)  delta^n, delta^r, delta^z and the n block's recurrent one (see NRZ)
+      dh_prev (B, H)    dL/dh_{t-1} via this step: the direct path through z, plus
+                        the paths through the gates' and the candidate's matmuls
+    out: None, or a (4, B, H) array that deltas is written into.
+    check: False skips the shape check (:func:`backward`, which made every array itself).
     """
-    B, H = dh_t.shape
-    s_n, s_z, s_r = local_derivatives(h_prev, r, z, n) if slopes is None else slopes
-    da_x, da_h = [np.empty((3, B, H), dtype=dh_t.dtype) for _ in range(2)] if out is None else out
-    dn_pre = np.multiply(dh_t, s_n, out=da_x[2])  # (eq-gru-bp-n)
-    np.multiply(dh_t, s_z, out=da_x[1])  # (eq-gru-bp-z)
-    dh_prev = dh_t * z  # direct path: h_t = ... + z * h_{t-1}; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
+    B, H = dh_t.shape[0], dh_t.shape[-1]
+    if check and ((dh_t.shape, r.shape, z.shape, s.shape, W_h.shape)
+                  != ((B, H), (B, H), (B, H), (4, B, H), (3, H, H))):
+        _refuse_shapes(B, H, dh_t=(dh_t, "B, H"), r=(r, "B, H"), z=(z, "B, H"),
+                       s=(s, "4, B, H"), W_h=(W_h, "3, H, H"))
+    deltas = np.multiply(dh_t, s, out=out)  # (eq-gru-bp-n), (eq-gru-bp-z), (eq-gru-bp-r-torch)
     if variant == "torch":
-        # n_pre = ... + r * m, m = h W_hn + b_hn
-        np.multiply(dn_pre * m, s_r, out=da_x[0])  # (eq-gru-bp-r-torch)
-        np.multiply(dn_pre, r, out=da_h[2])  # gradient reaching m; (eq-gru-bp-r-torch)
+        dh_prev = (deltas[1:] @ W_h.mT).sum(axis=0)  # r, z, n; (eq-gru-bp-hprev-torch)
     else:
-        # n_pre = ... + (r * h) W_hn + b_hn
-        d_rh = dn_pre @ W_h[2].T  # (eq-gru-bp-r-cho)
-        np.multiply(d_rh * m, s_r, out=da_x[0])  # (eq-gru-bp-r-cho)
-        dh_prev += d_rh * r  # (eq-gru-bp-hprev-cho)
-        da_h[2] = dn_pre  # its matmul input is r*h, handled by the caller
-    da_h[:2] = da_x[:2]  # blocks r, z: x_t and h_{t-1} enter the same pre-activation
-    if variant == "torch":
-        dh_prev += (da_h @ W_h.mT).sum(axis=0)  # the three blocks; (eq-gru-bp-hprev-torch)
-    else:
-        dh_prev += (da_h[:2] @ W_h[:2].mT).sum(axis=0)  # (eq-gru-bp-hprev-cho)
-    return da_x, da_h, dh_prev
+        d_rh = deltas[0] @ W_h[2].T  # dL/dv, v = r * h_{t-1}; (eq-gru-bp-r-cho)
+        np.multiply(d_rh, s[1], out=deltas[1])  # delta^r; (eq-gru-bp-r-cho)
+        dh_prev = (deltas[1:3] @ W_h[:2].mT).sum(axis=0)  # r, z; (eq-gru-bp-hprev-cho)
+        dh_prev += d_rh * r  # through n; (eq-gru-bp-hprev-cho)
+    dh_prev += dh_t * z  # direct path; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
+    return deltas, dh_prev
 
 
 def from_gates(a):
@@ -205,10 +261,11 @@ def forward(params, x, h0=None, *, variant="torch"):
     holds the gates r, z, n, each (T, B, H), for plotting).
 
     The steps run in blocks: the input projections of one block of steps at a time
-    (one matmul each), so that no (T, B, 3H) array of them is ever held; every step writes
-    straight into the cache. All of it is by gate (:func:`by_gate`): the r, z and m of a step
-    side by side as (3, B, H), so that each block is contiguous and the recurrent product of
-    the three blocks is one matmul call.
+    (one matmul each, with every bias that is only ever added: :func:`input_bias`), so that
+    no (T, B, 3H) array of them is ever held; every step writes straight into the cache. All
+    of it is by gate (:func:`by_gate`): the r, z and m of a step side by side as (3, B, H), so
+    that each block is contiguous and the recurrent product of the three blocks is one matmul
+    call.
     """
     D, H, dtype = check_model_params(params, param_spec, "gru")
     check_choice("variant", variant, VARIANTS)
@@ -216,17 +273,17 @@ def forward(params, x, h0=None, *, variant="torch"):
     T, B, _ = x.shape
     h0 = check_state("h0", h0, B, H, dtype)
     W_x, b_x, W_h, b_h = (by_gate(params[k]) for k in ("W_x", "b_x", "W_h", "b_h"))
+    bias = input_bias(b_x, b_h, variant=variant)
     h, n = (np.empty((T, B, H), dtype=dtype) for _ in range(2))
     rzm = np.empty((T, 3, B, H), dtype=dtype)
     h_prev = h0
-    for block in time_blocks(T, B, 3 * H, h.itemsize):
-        steps = block.stop - block.start
-        a_in = np.matmul(x[block].reshape(steps * B, D), W_x)  # (3, steps * B, H)
-        a_in += b_x[:, None]
-        a_in = a_in.reshape(3, steps, B, H)
+    blocks = time_blocks(T, B, 3 * H, h.itemsize)
+    a_in_of = block_buffer(blocks, (3, B, H), dtype)  # one array for every block's a_in
+    for block in blocks:
+        a_in = project_inputs(x[block], W_x, bias, out=a_in_of(block))  # (3, steps, B, H)
         for t in range(block.start, block.stop):
-            cell_forward(a_in[:, t - block.start], h_prev, W_h, b_h, variant=variant,
-                         out=(h[t], rzm[t], n[t]))
+            cell_forward(a_in[:, t - block.start], h_prev, W_h, b_h[2], variant=variant,
+                         out=(h[t], rzm[t], n[t]), check=False)
             h_prev = h[t]
     cache = GRUCache(params=params, x=x, h0=h0, h=h, r=rzm[:, 0], z=rzm[:, 1], n=n,
                      m=rzm[:, 2], options=GRUOptions(variant=variant))
@@ -242,8 +299,8 @@ def backward(dh, cache):
     The steps run in blocks, last block first: the chain-rule factors of a whole block
     at once (:func:`local_derivatives`), then its steps one by one, then the block's
     share of the sums over time and its dx (one matmul call each), so that the per-step
-    gradients da_x, da_h are only ever held for one block. Weights and gradients are
-    held by gate (:func:`by_gate`) until the end.
+    gradients are only ever held for one block. Weights and gradients are held by gate
+    (:func:`by_gate`) until the end.
     """
     params, x, h, h0 = cache.params, cache.x, cache.h, cache.h0
     variant = cache.options.variant
@@ -253,29 +310,33 @@ def backward(dh, cache):
     dx = np.empty(x.shape, dtype=h.dtype)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
-    W_x, W_h = by_gate(params["W_x"]), with_contiguous_transpose(by_gate(params["W_h"]))
-    for block in time_blocks(T, B, 3 * H, h.itemsize)[::-1]:
+    W_x_nrz = by_gate(params["W_x"])[NRZ]
+    W_h = with_contiguous_transpose(by_gate(params["W_h"]))
+    blocks = time_blocks(T, B, 3 * H, h.itemsize)
+    s_of, deltas_of = (block_buffer(blocks, (4, B, H), h.dtype) for _ in range(2))
+    for block in blocks[::-1]:
         steps = block.stop - block.start
         h_prev = previous_states_of(block, h0, h)
         r, z, n, m = (a[block] for a in (cache.r, cache.z, cache.n, cache.m))
-        slopes = local_derivatives(h_prev, r, z, n)
-        da_x, da_h = (np.empty((3, steps, B, H), dtype=h.dtype) for _ in range(2))
+        s = local_derivatives(h_prev, r, z, n, m, variant=variant, out=s_of(block))
+        deltas = deltas_of(block)  # (4, steps, B, H)
         for k in range(steps - 1, -1, -1):
             t = block.start + k
             np.add(dh[t], carry, out=dh_steps[t])  # (eq-gru-bp-total)
-            _, _, carry = cell_backward(dh_steps[t], h_prev[k], r[k], z[k], n[k], m[k], W_h,
-                                        variant=variant, slopes=[s[k] for s in slopes],
-                                        out=(da_x[:, k], da_h[:, k]))
+            _, carry = cell_backward(dh_steps[t], r[k], z[k], s[:, k], W_h, variant=variant,
+                                     out=deltas[:, k], check=False)
+        da_x, da_h = deltas[:3], deltas[1:]  # delta^x (blocks n, r, z), delta^h (r, z, n)
         # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
         if variant == "torch":
             grads["W_h"] += sum_outer_over_time(h_prev, da_h)  # (eq-gru-bp-wh-torch)
         else:
             grads["W_h"][:2] += sum_outer_over_time(h_prev, da_h[:2])  # (eq-gru-bp-wh-cho)
             grads["W_h"][2] += sum_outer_over_time(r * h_prev, da_h[2])  # (eq-gru-bp-wh-cho)
-        grads["W_x"] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
-        grads["b_x"] += da_x.sum(axis=(1, 2))  # (eq-gru-bp-wx)
-        grads["b_h"] += da_h.sum(axis=(1, 2))  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
-        dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x.mT  # (eq-gru-bp-wx)
-        dx[block] = dx_by_gate.sum(axis=0).reshape(steps, B, -1)  # (eq-gru-bp-wx)
+        grads["W_x"][NRZ] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
+        sums = deltas.sum(axis=(1, 2))  # (4, H): each of the four over the block's steps and rows
+        grads["b_x"][NRZ] += sums[:3]  # (eq-gru-bp-wx)
+        grads["b_h"] += sums[1:]  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
+        dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x_nrz.mT  # (eq-gru-bp-wx)
+        np.sum(dx_by_gate, axis=0, out=dx[block].reshape(steps * B, -1))  # (eq-gru-bp-wx)
     grads = {k: from_gates(g) for k, g in grads.items()}
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)  # (eq-gru-bp-total)

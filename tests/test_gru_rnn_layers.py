@@ -64,17 +64,19 @@ def test_gru_cells_alone_give_what_the_layer_gives(variant):
     g = gru.backward(dh, cache)
     h_prev = cache.h_prev
     for t in range(T):
-        step = gru.cell_forward(gru.by_gate(x[t] @ p["W_x"] + p["b_x"]), h_prev[t],
-                                gru.by_gate(p["W_h"]), gru.by_gate(p["b_h"]), variant=variant)
+        b_x, b_h = gru.by_gate(p["b_x"]), gru.by_gate(p["b_h"])
+        a_in = gru.by_gate(x[t] @ p["W_x"]) + gru.input_bias(b_x, b_h, variant=variant)[:, None]
+        step = gru.cell_forward(a_in, h_prev[t], gru.by_gate(p["W_h"]), b_h[2], variant=variant)
         for ours, layer in zip(step, (h[t], cache.r[t], cache.z[t], cache.n[t], cache.m[t])):
             np.testing.assert_allclose(ours, layer, rtol=0, atol=1e-15)
     carry = np.zeros((B, H))
     da_x = np.empty((T, B, 3 * H))
     for t in reversed(range(T)):
-        da_x_t, _, carry = gru.cell_backward(dh[t] + carry, h_prev[t], cache.r[t], cache.z[t],
-                                             cache.n[t], cache.m[t], gru.by_gate(p["W_h"]),
-                                             variant=variant)
-        da_x[t] = gru.from_gates(da_x_t)
+        s = gru.local_derivatives(h_prev[t], cache.r[t], cache.z[t], cache.n[t], cache.m[t],
+                                  variant=variant)
+        deltas, carry = gru.cell_backward(dh[t] + carry, cache.r[t], cache.z[t], s,
+                                          gru.by_gate(p["W_h"]), variant=variant)
+        da_x[t] = gru.from_gates(deltas[[1, 2, 0]])  # delta^r, delta^z, delta^n
     np.testing.assert_allclose(carry, g.dh0, rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(da_x.reshape(T * B, -1) @ p["W_x"].T, g.dx.reshape(T * B, -1),
                                rtol=1e-13, atol=1e-15)
@@ -103,3 +105,48 @@ def test_float32_stays_float32_in_every_output_cache_array_and_gradient(monkeypa
     assert {"grad.W_x", "grad.W_h", "dx", "dh0", "dh_steps"} <= set(arrays)
     wrong = {k: v.dtype for k, v in arrays.items() if v.dtype != np.float32}
     assert not wrong, wrong
+
+
+def test_gru_cells_refuse_the_side_by_side_layout_naming_the_argument():
+    """The cells take arrays by gate (3, B, H); the (B, 3H) layout is refused by name."""
+    B, D, H = 2, 3, 4
+    p, x, h0, dh = problem(gru, 14, 1, B, D, H)
+    W_h, b_h = gru.by_gate(p["W_h"]), gru.by_gate(p["b_h"])
+    a_in = x[0] @ p["W_x"] + p["b_x"]                      # (B, 3H), not by gate
+    with pytest.raises(ValueError, match=r"a_in must have shape \(3, B, H\) = \(3, 2, 4\), "
+                                         r"got shape \(2, 12\).*by_gate"):
+        gru.cell_forward(a_in, h0, W_h, b_h[2], variant="torch")
+    with pytest.raises(ValueError, match=r"W_h must have shape \(3, H, H\) = \(3, 4, 4\), "
+                                         r"got shape \(4, 12\)"):
+        gru.cell_forward(gru.by_gate(a_in), h0, p["W_h"], b_h[2], variant="torch")
+    with pytest.raises(ValueError, match=r"b_hn must have shape \(H\) = \(4\), got shape \(3, 4\)"):
+        gru.cell_forward(gru.by_gate(a_in), h0, W_h, b_h, variant="cho")
+    h, r, z, n, m = gru.cell_forward(gru.by_gate(a_in), h0, W_h, b_h[2], variant="torch")
+    s = gru.local_derivatives(h0, r, z, n, m, variant="torch")
+    with pytest.raises(ValueError, match=r"s must have shape \(4, B, H\) = \(4, 2, 4\), "
+                                         r"got shape \(2, 16\)"):
+        gru.cell_backward(dh[0], r, z, np.concatenate(list(s), axis=1), W_h, variant="torch")
+    with pytest.raises(ValueError, match=r"W_h must have shape \(3, H, H\)"):
+        gru.cell_backward(dh[0], r, z, s, p["W_h"], variant="torch")
+    with pytest.raises(ValueError, match=r"z must have shape \(B, H\) = \(2, 4\)"):
+        gru.cell_backward(dh[0], r, z[None], s, W_h, variant="torch")
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_project_inputs_by_gate_is_the_side_by_side_projection_split_into_blocks(dtype):
+    """project_inputs with W_x (3, D, H), b (3, H) gives x_t W_x + b of the (D, 3H) weights,
+    block k in [k]: (3, T, B, H), in the input's dtype, filling ``out`` when given."""
+    from lstm_core._common import project_inputs
+
+    T, B, D, H = 4, 3, 2, 5
+    p, x, _, _ = problem(gru, 15, T, B, D, H, dtype=dtype)
+    side_by_side = np.einsum("tbd,dg->tbg", x, p["W_x"]) + p["b_x"]      # (T, B, 3H)
+    expected = np.stack([side_by_side[..., k * H:(k + 1) * H] for k in range(3)])
+    out = np.empty((3, T, B, H), dtype=dtype)
+    got = project_inputs(x, gru.by_gate(p["W_x"]), gru.by_gate(p["b_x"]), out=out)
+    assert got.shape == (3, T, B, H) and got.dtype == dtype
+    assert np.shares_memory(got, out)
+    tol = 1e-14 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(out, expected, rtol=0, atol=tol)
+    np.testing.assert_allclose(project_inputs(x, p["W_x"], p["b_x"]), side_by_side,
+                               rtol=0, atol=tol)
