@@ -477,6 +477,8 @@ def test_encode_png_round_trips_through_pillow():
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
     np.testing.assert_array_equal(_pixels(encode_png(image)), image)
+    rgba = rng.integers(0, 256, size=(5, 13, 4), dtype=np.uint8)  # the canvas's buffer
+    np.testing.assert_array_equal(_pixels(encode_png(rgba[..., :3])), rgba[..., :3])
     with pytest.raises(ValueError, match=r"encode_png: expected a \(height, width, 3\) uint8"):
         encode_png(image.astype(float))
 
