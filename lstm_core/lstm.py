@@ -258,16 +258,27 @@ def backward_step(dh_t, dc_next, k, k_c, k_carry, W_h):
     Works in place: k becomes da_t and k_c becomes dL/dc_t. Returns
     (da_t (B, 4H), dL/dc_t total, dL/dh_{t-1} via this step, dL/dc_{t-1}).
     """
-    B, H = dh_t.shape
     # two paths into c_t: through h_t, and along the cell state from c_{t+1}
     dc = np.multiply(dh_t, k_c, out=k_c)
     dc += dc_next                       # dL/dc_t = dh_t * k_c + dc_next  [eq-lstm-bw-dc]
-    factor = np.empty((B, 4, H), dtype=dc.dtype)  # what k is multiplied by, block by block:
+    da = gate_deltas(k, dc, dh_t)       # each gate's k times dL/dc_t, or dL/dh_t for o
+    dc_prev = dc * k_carry              # for step t-1  [eq-lstm-bw-dc]
+    return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
+
+
+def gate_deltas(k, dc, dh_t, factor=None):
+    """One step's da_t (B, 4H) from its coefficients k (B, 4H), in place in k.
+
+    delta_i, delta_f, delta_g are dc = dL/dc_t times their k, delta_o is dh_t = dL/dh_t
+    times k_o (dc and dh_t (B, H)). ``factor`` (B, 4, H) is scratch: a new array if None.
+    """
+    B, H = dh_t.shape
+    if factor is None:
+        factor = np.empty((B, 4, H), dtype=dc.dtype)  # what k is multiplied by, block by block:
     factor[:, :3] = dc[:, None]         # delta_i, delta_f, delta_g: dL/dc_t times their k
     factor[:, 3] = dh_t                 # delta_o: dL/dh_t times k_o
     da = np.multiply(k, factor.reshape(B, 4 * H), out=k)  # one product (faster than four)
-    dc_prev = dc * k_carry              # for step t-1  [eq-lstm-bw-dc]
-    return da, dc, da @ W_h.T, dc_prev  # dL/dh_{t-1} via this step [eq-lstm-bw-hprev]
+    return da
 
 
 def cell_backward(dh_t, dc_next, gates, c_prev, s, W_h, *, psi, cell, peephole=None):
@@ -471,10 +482,11 @@ def pre_activation_gradients(dh_steps, dc_steps, cache):
     """da_t = dL/da_t of every step (T, B, 4H), gate blocks i, f, g, o, from what
     :func:`backward` returns: the totals dh_steps = dL/dh_t and dc_steps = dL/dc_t (T, B, H).
 
-    The :func:`step_coefficients` k of every step, times dL/dc_t (i, f, g) or dL/dh_t (o),
-    as in :func:`backward_step`: the same products of the same numbers, so the same bits as
-    the da_t the backward pass used. This is how ``backward(...).da_steps`` is computed.
-    Works a block of steps at a time; a new array.
+    The :func:`step_coefficients` k of every step, times dL/dc_t (i, f, g) or dL/dh_t (o) by
+    :func:`gate_deltas`, as in :func:`backward_step`: the same products of the same numbers,
+    so the same bits as the da_t the backward pass used. This is how
+    ``backward(...).da_steps`` is computed. The coefficients a block of steps at a time, the
+    deltas a step at a time (one step's scratch); a new array.
     """
     T, B, H = cache.h.shape
     dh_steps, dc_steps = (as_float_array(name, value, cache.h.dtype)
@@ -484,13 +496,13 @@ def pre_activation_gradients(dh_steps, dc_steps, cache):
     opts = cache.options
     peephole = _peephole_vectors(cache.params, opts, H, cache.h.dtype)
     da = np.empty_like(cache.gates)
+    factor = np.empty((B, 4, H), dtype=da.dtype)  # gate_deltas' scratch, reused every step
     # blocks of time_blocks' default 512 KiB, half the backward pass's: a block's scratch comes
     # on top of the (T, B, 4H) result here (element-wise work: the same bits at any block size)
     for block in time_blocks(T, B, 4 * H, cache.gates.itemsize):
-        k = step_coefficients(cache.gates[block], previous_states_of(block, cache.c0, cache.c),
-                              cache.s[block], psi=opts.psi, cell=opts.cell, peephole=peephole,
-                              out=(da[block], None))[0]
-        steps = np.reshape(k, (-1, B, 4, H), copy=False)  # the gate blocks of each step (a view)
-        steps[:, :, :3] *= dc_steps[block, :, None]       # delta_i, delta_f, delta_g
-        steps[:, :, 3] *= dh_steps[block]                 # delta_o
+        step_coefficients(cache.gates[block], previous_states_of(block, cache.c0, cache.c),
+                          cache.s[block], psi=opts.psi, cell=opts.cell, peephole=peephole,
+                          out=(da[block], None))
+        for t in range(block.start, block.stop):
+            gate_deltas(da[t], dc_steps[t], dh_steps[t], factor)
     return da
