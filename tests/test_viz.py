@@ -477,6 +477,8 @@ def test_encode_png_round_trips_through_pillow():
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, size=(7, 11, 3), dtype=np.uint8)
     np.testing.assert_array_equal(_pixels(encode_png(image)), image)
+    rgba = rng.integers(0, 256, size=(5, 13, 4), dtype=np.uint8)  # the canvas's buffer
+    np.testing.assert_array_equal(_pixels(encode_png(rgba[..., :3])), rgba[..., :3])
     with pytest.raises(ValueError, match=r"encode_png: expected a \(height, width, 3\) uint8"):
         encode_png(image.astype(float))
 
@@ -522,6 +524,47 @@ def test_cached_text_draws_the_text_matplotlib_draws():
             centre_b = (axis * ink_b).sum() / ink_b.sum()
             assert abs(centre_a - centre_b) < 0.5
     assert (np.abs(plain - cached).max(axis=-1) > 64).mean() < 0.01
+
+
+def test_cached_glyphs_compose_the_pixels_and_extents_matplotlib_draws():
+    """A new string's sprite is composed from glyph bitmaps rendered once per fraction of a
+    pixel: pixel for pixel what matplotlib's RendererAgg.draw_text draws at the same
+    (fractional) anchor, at any angle, size and weight, antialiased or not; its extent is the
+    one RendererAgg measures. A string that differs from one drawn before in a digit renders
+    only the glyphs it did not have."""
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    from lstm_core.viz.agg_text import CachedTextRenderer
+
+    rng = np.random.default_rng(5)
+    alphabet = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,:;()/-_=")
+    alphabet += list("≤≥∂‖−⁰¹²³⁴⁵⁶⁷⁸⁹⁻") + ["fl", "ffi", "AV", "To"]  # ligatures, kerning
+    strings = ["LSTM: dropped from ∂L/∂c_t: zero/underflow at t ≥ 41", "10⁻⁵", "",
+               *("".join(rng.choice(alphabet, size=rng.integers(1, 25))) for _ in range(12))]
+    cached = CachedTextRenderer(10, 10, 120)
+    for angle, size, weight, antialiased in itertools.product(
+            (0, 90, 30), (9.5, 13), ("normal", "bold"), (True, False)):
+        prop = FontProperties(size=size, weight=weight)
+        for s in strings:
+            images = []
+            x, y = 60 + rng.random(), 60 + rng.random()
+            for draw in (RendererAgg.draw_text, cached._compose):
+                target = RendererAgg(120, 120, 120)
+                gc = target.new_gc()
+                gc.set_foreground("#b22222")
+                gc.set_antialiased(antialiased)
+                draw(target, gc, x, y, s, prop, angle, mtext=None)
+                images.append(np.asarray(target.buffer_rgba()).copy())
+            np.testing.assert_array_equal(images[1], images[0], err_msg=f"{s!r} {angle} {size}")
+            assert (cached.get_text_width_height_descent(s, prop, False)
+                    == RendererAgg(10, 10, 120).get_text_width_height_descent(s, prop, False)), s
+    prop = FontProperties(size=9.5)
+    target = RendererAgg(400, 40, 120)
+    cached._compose(target, target.new_gc(), 10, 30, "zero/underflow at t ≥ 41", prop, 0)
+    before = len(cached.glyphs)
+    cached._compose(target, target.new_gc(), 10, 30, "zero/underflow at t ≥ 42", prop, 0)
+    assert len(cached.glyphs) - before <= 1  # the "2" at that place, if not drawn there before
 
 
 # ----------------------------------------------------------------------------- in a real browser

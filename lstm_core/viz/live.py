@@ -75,8 +75,17 @@ class MplPlot:
         self._layers = ((self.ax.xaxis,), (self.ax.yaxis, self.notes))
         self._keys = [None, None, None]  # what layers 0-2 show, as draw() last set them
         self._pixels = [None, None, None]  # the figure's pixels up to each of layers 0-2
-        for artist in (*self.ax.spines.values(), *self._layers[0], *self._layers[1]):
+        self._layered = frozenset((*self._layers[0], *self._layers[1]))
+        for artist in (*self.ax.spines.values(), *self._layered):
             artist.set_animated(True)
+        self._data_layer()
+
+    def _data_layer(self) -> None:
+        """Set the artists of layer 3 (every other animated one of the axes) in drawing order;
+        called when the axes get new artists."""
+        self._data = sorted((a for a in self.ax.get_children()
+                             if a.get_animated() and a not in self._layered),
+                            key=lambda a: a.get_zorder())
 
     def _artists_for(self, name: str):
         if name not in self.lines:
@@ -94,6 +103,7 @@ class MplPlot:
             self.bottoms[name].set_in_layout(False)
             for art in (self.lines[name], self.tops[name], self.bottoms[name]):
                 art.set_animated(True)  # drawn by render() over the kept background
+            self._data_layer()
         return self.lines[name], self.tops[name], self.bottoms[name]
 
     def draw(self, frame: dict) -> None:
@@ -183,10 +193,7 @@ class MplPlot:
             for artist in self._layers[i - 1]:
                 self.ax.draw_artist(artist)
             self._pixels[i] = canvas.copy_from_bbox(self.fig.bbox)
-        layered = {a for layer in self._layers for a in layer}
-        data = sorted((a for a in self.ax.get_children() if a.get_animated() and a not in layered),
-                      key=lambda a: a.get_zorder())
-        for artist in data:
+        for artist in self._data:
             self.ax.draw_artist(artist)
 
     def png(self) -> bytes:
@@ -221,8 +228,11 @@ def encode_png(rgb: np.ndarray) -> bytes:
         raise ValueError(f"encode_png: expected a (height, width, 3) uint8 array, got "
                          f"{rgb.dtype} {rgb.shape}")
     height, width, _ = rgb.shape
-    rows = np.zeros((height, 1 + 3 * width), np.uint8)  # each row: filter type 0, then pixels
-    rows[:, 1:] = rgb.reshape(height, 3 * width)
+    rows = np.empty((height, 1 + 3 * width), np.uint8)  # each row: filter type 0, then pixels
+    rows[:, 0] = 0
+    pixels = rows[:, 1:].reshape(height, width, 3)
+    for channel in range(3):  # one strided copy per channel: ~7x faster than one of (.., 3)
+        pixels[..., channel] = rgb[..., channel]
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
@@ -230,7 +240,7 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b""))
 
 
 def table_html(table: FrameTable | None) -> str:
