@@ -129,10 +129,11 @@ def _refuse_shapes(B, H, **arrays):
 
 
 def input_bias(b_x, b_h, *, variant):
-    """The bias of the input projection a_in = x_t W_x + bias that :func:`cell_forward` takes,
-    by gate (3, H): b_x + b_h, except the n block of b_h in "torch", which sits inside the
-    reset product (eq-gru-cand-torch). Every other block of b_h only ever appears added to
-    its b_x twin, so it is added once here rather than in every step."""
+    """The bias that the input projection a_in = x_t W_x + bias of
+    :func:`cell_forward` holds, by gate (3, H): b_x + b_h, except the n
+    block of b_h in "torch", which sits inside the reset product
+    (eq-gru-cand-torch). Every other block of b_h only ever appears added
+    to its b_x twin, so it is added here once, not in every step."""
     bias = b_x + b_h
     if variant == "torch":
         bias[2] = b_x[2]
@@ -140,16 +141,18 @@ def input_bias(b_x, b_h, *, variant):
 
 
 def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
-    """One step, every array by gate (:func:`by_gate`): a_in (3, B, H) the part of the
-    pre-activations r, z, n that does not depend on h_{t-1}, x_t W_x + :func:`input_bias`;
-    W_h (3, H, H); b_hn (H,) the n block of b_h, read by "torch" only ("cho" has it in a_in).
+    """One step, every array by gate (:func:`by_gate`), blocks r, z, n:
+    a_in (3, B, H) the part of the pre-activations that does not depend on
+    h_{t-1}, x_t W_x + :func:`input_bias`; W_h (3, H, H); b_hn (H,) the n
+    block of b_h, read by "torch" only ("cho" has it in a_in).
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
-    out: None, or the arrays (h_t, rzm_t, n_t), shapes (B, H), (3, B, H), (B, H),
-    that the step writes into, rzm_t holding r_t, z_t, m_t; :func:`forward`
-    passes step t of its cache. Each line computes in place.
-    check: False skips the shape check (:func:`forward`, which made every array itself).
+    out: None, or the arrays (h_t, rzm_t, n_t), shapes (B, H), (3, B, H),
+    (B, H), that the step writes into, rzm_t holding r_t, z_t, m_t;
+    :func:`forward` passes step t of its cache. Each line computes in place.
+    check: False skips the shape check (for :func:`forward`, which made
+    every array itself).
     """
     B, H = h_prev.shape[0], h_prev.shape[-1]
     if check and ((h_prev.shape, a_in.shape, W_h.shape, b_hn.shape)
@@ -157,11 +160,12 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
         _refuse_shapes(B, H, h_prev=(h_prev, "B, H"), a_in=(a_in, "3, B, H"),
                        W_h=(W_h, "3, H, H"), b_hn=(b_hn, "H"))
     if out is None:
-        out = [np.empty(shape, dtype=h_prev.dtype) for shape in ((B, H), (3, B, H), (B, H))]
+        shapes = ((B, H), (3, B, H), (B, H))
+        out = [np.empty(shape, dtype=h_prev.dtype) for shape in shapes]
     h, rzm, n = out
     r, z, m = rzm
     if variant == "torch":
-        np.matmul(h_prev, W_h, out=rzm)  # h_{t-1} W_h, the three blocks in one call
+        np.matmul(h_prev, W_h, out=rzm)  # h_{t-1} W_h, 3 blocks, one call
         m += b_hn  # m_t = h_{t-1} W_hn + b_hn; (eq-gru-cand-torch)
     else:
         np.matmul(h_prev, W_h[:2], out=rzm[:2])
@@ -181,37 +185,36 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
 
 
 # The four gradients of one backward step, by gate: deltas (4, ..., H) holds
-#   deltas[0] = delta^n, deltas[1] = delta^r, deltas[2] = delta^z  (of the pre-activations)
-#   deltas[3] = what the n block's recurrent matmul output receives:
-#               delta^n * r ("torch": dL/dm) or delta^n ("cho").
-# delta^h (what the recurrent matmuls receive, blocks r, z, n) is deltas[1:]; delta^x (what
-# x_t W_x + b_x receives) is deltas[:3], its blocks in the order n, r, z: the gates GATES[NRZ].
+#   deltas[0] = delta^n, deltas[1] = delta^r, deltas[2] = delta^z (of the
+#   pre-activations) and deltas[3], what the n block's recurrent matmul output
+#   receives: delta^n * r ("torch": dL/dm) or delta^n ("cho").
+# delta^h (what the recurrent matmuls receive, blocks r, z, n) is deltas[1:];
+# delta^x (what x_t W_x + b_x receives) is deltas[:3], blocks n, r, z: GATES[NRZ].
 NRZ = [2, 0, 1]
 
 
 def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
-    """The factors of one step's chain rule that do not depend on the gradient arriving:
-    s (4, ..., H) with deltas = delta_t * s (see NRZ), except deltas[1] (delta^r) for "cho".
-
-        s_n = (1 - z) * tanh'(n),  s_z = (h_{t-1} - n) * sigma'(z),  s_r = m * sigma'(r)
-        s = [s_n, s_n * s_r, s_z, s_n * r] ("torch"),  [s_n, s_r, s_z, s_n] ("cho")
-
-    (s_n, s_z and the diagonal factors of the step Jacobian). Element-wise, so the arrays may
-    be one step (B, H) or a block of steps (k, B, H): :func:`backward` computes a block at once.
-    out: None, or the (4, ..., H) array that s is written into.
+    """The factors of a step's chain rule that do not depend on the gradient
+    arriving: s (4, ..., H) with deltas = delta_t * s (see NRZ), except
+    deltas[1] (delta^r) in "cho". With s_n = (1 - z) tanh'(n),
+    s_z = (h_{t-1} - n) sigma'(z) and s_r = m sigma'(r),
+        s = [s_n, s_n s_r, s_z, s_n r] ("torch"),  [s_n, s_r, s_z, s_n] ("cho")
+    (s_n, s_z and the diagonal factors of the step Jacobian). Element-wise:
+    the arrays may be a step (B, H) or a block of steps (k, B, H), as
+    :func:`backward` passes them. out: None, or an array for s.
     """
     s = np.empty((4, *z.shape), dtype=z.dtype) if out is None else out
     s_n, s_r, s_z, s_hn = s
     np.subtract(1.0, z, out=s_n)  # 1 - z, the slope of h_t in n_t
     np.subtract(h_prev, n, out=s_z)
     s_z *= z
-    s_z *= s_n  # (h_{t-1} - n) z (1 - z) = (h_{t-1} - n) sigma'(z); (eq-gru-bp-z)
-    s_n *= tanh_grad_from_output(n, out=s_hn)  # (1 - z) tanh'(n); (eq-gru-bp-n)
+    s_z *= s_n  # (h_{t-1} - n) z (1 - z); (eq-gru-bp-z)
+    s_n *= tanh_grad_from_output(n, out=s_hn)  # (eq-gru-bp-n)
     np.subtract(1.0, r, out=s_r)
-    s_r *= m  # with r: m sigma'(r); m = h_{t-1} in "cho"; (eq-gru-bp-r-cho)
+    s_r *= m  # (1 - r) m; m = h_{t-1} in "cho"; (eq-gru-bp-r-cho)
     if variant == "torch":
-        np.multiply(s_n, r, out=s_hn)  # dL/dm = delta^n * r; (eq-gru-bp-r-torch)
-        s_r *= s_hn  # delta^r = delta^n * m * sigma'(r); (eq-gru-bp-r-torch)
+        np.multiply(s_n, r, out=s_hn)  # dL/dm = delta^n r; (eq-gru-bp-r-torch)
+        s_r *= s_hn  # delta^r = delta^n m r (1 - r); (eq-gru-bp-r-torch)
     else:
         s_r *= r
         s_hn[...] = s_n  # the n block's matmul output enters a^n unscaled
@@ -219,30 +222,32 @@ def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
 
 
 def cell_backward(dh_t, r, z, s, W_h, *, variant, out=None, check=True):
-    """One step of BPTT through the GRU cell, by gate (:func:`by_gate`): W_h (3, H, H).
+    """One step of BPTT through the GRU cell, by gate: W_h (3, H, H).
 
-    dh_t (B, H) total dL/dh_t; r, z (B, H) the step's gates; s (4, B, H) the step's factors
-    from :func:`local_derivatives`. Returns
-      deltas (4, B, H)  delta^n, delta^r, delta^z and the n block's recurrent one (see NRZ)
-      dh_prev (B, H)    dL/dh_{t-1} via this step: the direct path through z, plus
-                        the paths through the gates' and the candidate's matmuls
+    dh_t (B, H) total dL/dh_t; r, z (B, H) the step's gates; s (4, B, H) its
+    factors from :func:`local_derivatives`. Returns
+      deltas (4, B, H)  delta^n, delta^r, delta^z and what the n block's
+                        recurrent matmul output receives (see NRZ)
+      dh_prev (B, H)    dL/dh_{t-1} via this step: the direct path through
+                        z, plus the paths through the three matmuls
     out: None, or a (4, B, H) array that deltas is written into.
-    check: False skips the shape check (:func:`backward`, which made every array itself).
+    check: False skips the shape check (for :func:`backward`, which made
+    every array itself).
     """
     B, H = dh_t.shape[0], dh_t.shape[-1]
     if check and ((dh_t.shape, r.shape, z.shape, s.shape, W_h.shape)
                   != ((B, H), (B, H), (B, H), (4, B, H), (3, H, H))):
         _refuse_shapes(B, H, dh_t=(dh_t, "B, H"), r=(r, "B, H"), z=(z, "B, H"),
                        s=(s, "4, B, H"), W_h=(W_h, "3, H, H"))
-    deltas = np.multiply(dh_t, s, out=out)  # (eq-gru-bp-n), (eq-gru-bp-z), (eq-gru-bp-r-torch)
-    if variant == "torch":
-        dh_prev = (deltas[1:] @ W_h.mT).sum(axis=0)  # r, z, n; (eq-gru-bp-hprev-torch)
+    deltas = np.multiply(dh_t, s, out=out)  # (eq-gru-bp-n), (eq-gru-bp-z)
+    if variant == "torch":  # deltas[1], deltas[3]: (eq-gru-bp-r-torch)
+        dh_prev = (deltas[1:] @ W_h.mT).sum(axis=0)  # (eq-gru-bp-hprev-torch)
     else:
-        d_rh = deltas[0] @ W_h[2].T  # dL/dv, v = r * h_{t-1}; (eq-gru-bp-r-cho)
+        d_rh = deltas[0] @ W_h[2].T  # dL/dv, v = r h_{t-1}; (eq-gru-bp-r-cho)
         np.multiply(d_rh, s[1], out=deltas[1])  # delta^r; (eq-gru-bp-r-cho)
-        dh_prev = (deltas[1:3] @ W_h[:2].mT).sum(axis=0)  # r, z; (eq-gru-bp-hprev-cho)
+        dh_prev = (deltas[1:3] @ W_h[:2].mT).sum(axis=0)  # (eq-gru-bp-hprev-cho)
         dh_prev += d_rh * r  # through n; (eq-gru-bp-hprev-cho)
-    dh_prev += dh_t * z  # direct path; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
+    dh_prev += dh_t * z  # direct; (eq-gru-bp-hprev-torch), (eq-gru-bp-hprev-cho)
     return deltas, dh_prev
 
 
@@ -278,9 +283,9 @@ def forward(params, x, h0=None, *, variant="torch"):
     rzm = np.empty((T, 3, B, H), dtype=dtype)
     h_prev = h0
     blocks = time_blocks(T, B, 3 * H, h.itemsize)
-    a_in_of = block_buffer(blocks, (3, B, H), dtype)  # one array for every block's a_in
+    a_in_of = block_buffer(blocks, (3, B, H), dtype)  # one array for all blocks
     for block in blocks:
-        a_in = project_inputs(x[block], W_x, bias, out=a_in_of(block))  # (3, steps, B, H)
+        a_in = project_inputs(x[block], W_x, bias, out=a_in_of(block))  # (3, k, B, H)
         for t in range(block.start, block.stop):
             cell_forward(a_in[:, t - block.start], h_prev, W_h, b_h[2], variant=variant,
                          out=(h[t], rzm[t], n[t]), check=False)
@@ -325,7 +330,7 @@ def backward(dh, cache):
             np.add(dh[t], carry, out=dh_steps[t])  # (eq-gru-bp-total)
             _, carry = cell_backward(dh_steps[t], r[k], z[k], s[:, k], W_h, variant=variant,
                                      out=deltas[:, k], check=False)
-        da_x, da_h = deltas[:3], deltas[1:]  # delta^x (blocks n, r, z), delta^h (r, z, n)
+        da_x, da_h = deltas[:3], deltas[1:]  # blocks n, r, z and r, z, n
         # the matmul input of each recurrent block: h_{t-1}, except r*h_{t-1} for block n in "cho"
         if variant == "torch":
             grads["W_h"] += sum_outer_over_time(h_prev, da_h)  # (eq-gru-bp-wh-torch)
@@ -333,7 +338,7 @@ def backward(dh, cache):
             grads["W_h"][:2] += sum_outer_over_time(h_prev, da_h[:2])  # (eq-gru-bp-wh-cho)
             grads["W_h"][2] += sum_outer_over_time(r * h_prev, da_h[2])  # (eq-gru-bp-wh-cho)
         grads["W_x"][NRZ] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
-        sums = deltas.sum(axis=(1, 2))  # (4, H): each of the four over the block's steps and rows
+        sums = deltas.sum(axis=(1, 2))  # (4, H), over the block's steps and rows
         grads["b_x"][NRZ] += sums[:3]  # (eq-gru-bp-wx)
         grads["b_h"] += sums[1:]  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
         dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x_nrz.mT  # (eq-gru-bp-wx)

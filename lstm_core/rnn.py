@@ -131,7 +131,8 @@ def backward(dh, cache):
         _, carry = cell_backward(dh_steps[t], h[t], W_h, act, out=da[t])
     grads = {
         "W_x": sum_outer_over_time(x, da),
-        "W_h": sum_outer_over_time(cache.h_prev, da),
+        # h_{t-1} is h0 for t = 0 and h[t-1] after it: two products, no (T, B, H) copy
+        "W_h": sum_outer_over_time(cache.h0[None], da[:1]) + sum_outer_over_time(h[:-1], da[1:]),
         "b": da.reshape(T * B, H).sum(axis=0),
     }
     dx = (da.reshape(T * B, H) @ params["W_x"].T).reshape(x.shape)
