@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tracemalloc
 
-from ._common import time_blocks
+from .lstm import step_blocks
 
 __all__ = ["cache_bytes", "lstm_da_block_bytes", "peak_bytes"]
 
@@ -34,7 +34,7 @@ def peak_bytes(fn):
 
 def lstm_da_block_bytes(T, B, H, itemsize=8) -> int:
     """Bytes of the da_t (steps, B, 4H) of one block of steps, which ``lstm.backward`` holds
-    instead of all T of them: a block of :func:`~lstm_core._common.time_blocks`, about
-    512 KiB (at least one step, at most T)."""
-    first = time_blocks(T, B, 4 * H, itemsize)[0]
+    instead of all T of them: a block of :func:`lstm_core.lstm.step_blocks`, about
+    ``lstm.BLOCK_BYTES`` (1 MiB; at least one step, at most T)."""
+    first = step_blocks(T, B, H, itemsize)[0]
     return (first.stop - first.start) * B * 4 * H * itemsize
