@@ -11,11 +11,12 @@ Every timed call changes the setting: the redraw keeps what did not change, so t
 same setting twice would time almost nothing. A live explorer keeps the frames of settings
 it has shown, so a move back to one skips compute; "first visits" are the moves to a setting
 not shown before, "moves" all of them; "compute alone, first visits" is the compute part of
-the first visits.
+the first visits; "built in" is the explorer's construction (its first frame computed and drawn).
 
 ``python bench/bench_widgets.py --against REV [--rounds N] [CHAPTER ...]`` times the working
 tree's explorers against those of lstm_core at git revision REV, interleaved: the chapter is run
-once with each package, and each of N rounds builds a fresh explorer of each and makes every
+once with each package, and each of N rounds builds a fresh explorer of each (timed as
+"construction", which one is built first alternating from round to round) and makes every
 move in both, which one goes first alternating from move to move.
 """
 from __future__ import annotations
@@ -149,7 +150,9 @@ def main(repeats=3, chapters=None):
             records.append({"chapter": chapter.stem, "error": f"{type(exc).__name__}: {exc}"})
             continue
         for k, (compute, controls, kwargs) in enumerate(calls):
+            t0 = time.perf_counter()
             widget = viz.gradient_explorer(compute, controls, **{**kwargs, "mode": "widget"})
+            built = time.perf_counter() - t0
             t, cpu = time_moves(widget, compute, controls, rounds=repeats)
             if "moves" not in t:
                 continue  # a single setting: nothing to move
@@ -160,9 +163,10 @@ def main(repeats=3, chapters=None):
                 f"{t['moves'].hi * 1e3:.1f} ms; CPU time {_ms(cpu['moves'])}; compute alone "
                 f"{t['compute alone'].median * 1e3:5.1f} ms, on first visits "
                 f"{t.get('compute alone, first visits', t['compute alone']).median * 1e3:5.1f} "
-                f"ms")
+                f"ms; built in {built * 1e3:.0f} ms")
             records.append({"chapter": chapter.stem, "index": k, "title": title,
-                            "moves": moves(controls, repeats), "times": t, "cpu_times": cpu})
+                            "moves": moves(controls, repeats), "times": t, "cpu_times": cpu,
+                            "construction_s": built})
             plt.close("all")
     return records
 
@@ -213,15 +217,18 @@ def against(rev, chapters=None, rounds=5):
         with imported_as_lstm_core(base, names):
             base_calls = recorded_explorers(chapter, viz=base.viz)
         for k, (tree_call, base_call) in enumerate(zip(tree_calls, base_calls)):
-            samples = {side: {clock: {"moves": [], "first visits": []} for clock in ("wall", "cpu")}
-                       for side in ("tree", rev)}
+            samples = {side: {clock: {"moves": [], "first visits": [], "construction": []}
+                              for clock in ("wall", "cpu")} for side in ("tree", rev)}
             plan = moves(tree_call[1])
-            for _ in range(rounds):
+            for r in range(rounds):
                 widgets = {}
-                for side, (pkg, (compute, controls, kwargs)) in (
-                        ("tree", (viz, tree_call)), (rev, (base.viz, base_call))):
+                sides = (("tree", (viz, tree_call)), (rev, (base.viz, base_call)))
+                for side, (pkg, (compute, controls, kwargs)) in sides[::1 if r % 2 else -1]:
+                    t0, c0 = time.perf_counter(), time.process_time()
                     widgets[side] = pkg.gradient_explorer(compute, controls,
                                                           **{**kwargs, "mode": "widget"})
+                    samples[side]["wall"]["construction"].append(time.perf_counter() - t0)
+                    samples[side]["cpu"]["construction"].append(time.process_time() - c0)
                 seen = {side: {tuple(w.current.items())} for side, w in widgets.items()}
                 for i, move in enumerate(plan):
                     for side in (("tree", rev) if i % 2 == 0 else (rev, "tree")):
@@ -240,7 +247,7 @@ def against(rev, chapters=None, rounds=5):
             if not samples["tree"]["wall"]["moves"]:
                 continue
             parts = []
-            for key in ("first visits", "moves"):
+            for key in ("first visits", "moves", "construction"):
                 for clock in ("wall", "cpu"):
                     tree, old = (Summary.of(samples[side][clock][key]) for side in ("tree", rev))
                     r = Summary.of([a / b for a, b in zip(samples["tree"][clock][key],

@@ -455,6 +455,45 @@ def test_widget_legend_lists_the_curves_drawn_in_their_order():
         assert sorted(visible) == sorted(names)
 
 
+def test_widget_moving_back_to_a_layout_puts_the_axes_where_constrained_layout_did():
+    """Legend rows change the room below the axes (a new constrained layout); moving back to
+    a room laid out before puts the axes where a fresh constrained layout puts them, without
+    running it again, and the PNG is matplotlib's full draw of that figure."""
+    import matplotlib
+    import matplotlib.layout_engine
+
+    matplotlib.use("Agg")
+    controls = {"depth": [1, 2, 3, 4], "cell": ["a", "b"]}
+    runs = []
+    execute = matplotlib.layout_engine.ConstrainedLayoutEngine.execute
+
+    def counted(self, fig):
+        runs.append(fig)
+        return execute(self, fig)
+
+    box = gradient_explorer(layered, controls, title="t", ylabel="y", mode="widget")
+    matplotlib.layout_engine.ConstrainedLayoutEngine.execute = counted
+    try:
+        positions = {1: box.figure.axes[0].get_position().bounds}  # laid out when built
+        for depth in (4, 1, 4, 1):
+            runs.clear()
+            box.update(depth=depth)
+            position = box.figure.axes[0].get_position().bounds
+            if depth in positions:
+                assert not runs and position == positions[depth], depth
+                fast, full = _pixels(box.children[1].value), _savefig_pixels(box.figure)
+                assert np.abs(fast - full).max() <= 2 and (fast != full).mean() < 1e-4
+            else:
+                assert runs, depth
+            positions[depth] = position
+        fresh = gradient_explorer(layered, controls, title="t", ylabel="y", mode="widget")
+        fresh.update(depth=4)
+        assert fresh.figure.axes[0].get_position().bounds == positions[4]
+        assert positions[4] != positions[1]
+    finally:
+        matplotlib.layout_engine.ConstrainedLayoutEngine.execute = execute
+
+
 def test_static_explorer_prints_in_the_web_page_colours():
     import matplotlib
 

@@ -38,7 +38,8 @@ class MplPlot:
     :meth:`render` keeps the pixels of layers 0 to 2 and draws again only from the first
     layer that changed (after most moves only the data, after a move that changes the y axis,
     the usual first visit, layers 2 and 3). Constrained layout runs only when the room taken
-    around the axes grew or changed (see :meth:`draw`), and then everything is drawn again.
+    around the axes grew or changed (see :meth:`draw`), and then everything is drawn again;
+    moving back to a room laid out before puts the axes where that layout put them.
     With ``cache_text`` each distinct string is rasterised once (:mod:`.agg_text`).
     """
 
@@ -71,11 +72,14 @@ class MplPlot:
         self.bottoms: dict[str, Any] = {}
         self.legend = None
         self._layout = None  # (room around the axes, y tick label length) of the last layout
+        self._placements: dict = {}  # _layout -> where constrained layout put the axes for it
+        self._laying_out = False  # whether the next draw of the figure runs constrained layout
         # layers 1 and 2 (layer 0 is what a draw of the figure draws, layer 3 the rest)
         self._layers = ((self.ax.xaxis,), (self.ax.yaxis, self.notes))
         self._keys = [None, None, None]  # what layers 0-2 show, as draw() last set them
         self._pixels = [None, None, None]  # the figure's pixels up to each of layers 0-2
         self._layered = frozenset((*self._layers[0], *self._layers[1]))
+        self._frame = frozenset(self.ax.spines.values())  # the data layer's other artists: lines
         for artist in (*self.ax.spines.values(), *self._layered):
             artist.set_animated(True)
         self._data_layer()
@@ -143,7 +147,11 @@ class MplPlot:
                 ((lo, hi), tuple(t["v"] for t in ticks), tuple(labels), tuple(frame["notes"]))]
         if keys[0] != self._keys[0]:
             self._set_legend(shown, any_top, any_bottom, ncol)
-            self.fig.set_layout_engine("constrained" if relayout else "none")
+            placed = self._placements.get(self._layout) if relayout else None
+            if placed is not None:  # the layout made for this room before (moving back)
+                self.ax._set_position(placed)  # as constrained layout sets it
+            self._laying_out = relayout and placed is None
+            self.fig.set_layout_engine("constrained" if self._laying_out else "none")
         if keys[1] != self._keys[1]:
             self.ax.set_xlim(*frame["xlim"])
             self.ax.set_xticks([t["v"] for t in frame["xticks"]],
@@ -185,6 +193,9 @@ class MplPlot:
         start = next((i for i in range(3) if self._pixels[i] is None), 3)
         if start == 0:
             canvas.draw()
+            if self._laying_out:  # this draw ran constrained layout: keep where it put the axes
+                self._placements[self._layout] = self.ax.get_position(original=True).frozen()
+                self._laying_out = False
             self._pixels[0] = canvas.copy_from_bbox(self.fig.bbox)
             start = 1
         else:
@@ -194,7 +205,9 @@ class MplPlot:
                 self.ax.draw_artist(artist)
             self._pixels[i] = canvas.copy_from_bbox(self.fig.bbox)
         for artist in self._data:
-            self.ax.draw_artist(artist)
+            # a hidden series or an edge marker line with no points draws nothing
+            if artist.get_visible() and (artist in self._frame or len(artist.get_xdata())):
+                self.ax.draw_artist(artist)
 
     def png(self) -> bytes:
         """The figure as PNG bytes, drawn once at the figure's own dpi (see :func:`encode_png`)."""
