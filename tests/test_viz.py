@@ -510,6 +510,35 @@ def test_static_explorer_prints_in_the_web_page_colours():
     assert drawn == {name: web[name]["color"] for name in ("layer 1", "layer 2", "layer 3")}
 
 
+def test_live_plot_without_the_text_cache_calls_draws_with_matplotlibs_canvas(monkeypatch):
+    """With a matplotlib that lacks agg_text's private FreeType calls, the live plot falls back
+    to FigureCanvasAgg and draws the figure matplotlib draws; this matplotlib has them."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from lstm_core.viz import live
+    from lstm_core.viz.agg_text import CachedTextCanvas
+
+    matplotlib.use("Agg")
+    assert live.text_cache_available(), "agg_text's tests cover a matplotlib with its calls"
+    ex = gradient_explorer(layered, {"depth": Control("depth", [1, 2, 3, 4], default=3)},
+                           title="t", ylabel="y", mode="static")
+    kinds = {}
+    for available in (True, False):
+        monkeypatch.setattr(live, "text_cache_available", lambda available=available: available)
+        plot = live.MplPlot(dpi=50, cache_text=True, **ex.plot_options)
+        plot.draw(ex.default_frame)
+        kinds[available] = type(plot.fig.canvas)
+    assert kinds == {True: CachedTextCanvas, False: FigureCanvasAgg}
+    fallback, reference = plot, live.MplPlot(dpi=50, **ex.plot_options)
+    reference.draw(ex.default_frame)
+    images = []
+    for p in (fallback, reference):
+        p.fig.canvas.draw()
+        images.append(np.asarray(p.fig.canvas.buffer_rgba()).copy())
+    np.testing.assert_array_equal(images[0], images[1])
+
+
 def test_encode_png_round_trips_through_pillow():
     from lstm_core.viz.live import encode_png
 

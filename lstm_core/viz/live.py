@@ -27,6 +27,20 @@ __all__ = ["KEPT_FRAMES", "MplPlot", "decade_label", "encode_png", "table_html",
 KEPT_FRAMES = 64
 
 
+def text_cache_available() -> bool:
+    """Whether :mod:`.agg_text` can run with this matplotlib. It composes text from FreeType
+    calls that matplotlib 3.11 has but keeps private (``FT2Font._layout``, ``_set_transform``,
+    ``_render_glyph``); an older matplotlib (a hosted notebook's, say) or a later one that
+    renames them gets the uncached canvas instead of an error."""
+    try:
+        from matplotlib.ft2font import FT2Font
+
+        from . import agg_text  # noqa: F401  (its imports name private matplotlib calls too)
+    except ImportError:
+        return False
+    return all(hasattr(FT2Font, name) for name in ("_layout", "_set_transform", "_render_glyph"))
+
+
 class MplPlot:
     """One matplotlib Figure whose artists are updated in place for each frame.
 
@@ -40,14 +54,16 @@ class MplPlot:
     the usual first visit, layers 2 and 3). Constrained layout runs only when the room taken
     around the axes grew or changed (see :meth:`draw`), and then everything is drawn again;
     moving back to a room laid out before puts the axes where that layout put them.
-    With ``cache_text`` each distinct string is rasterised once (:mod:`.agg_text`).
+    With ``cache_text`` each distinct string is rasterised once (:mod:`.agg_text`), where
+    this matplotlib has the calls that module needs (:func:`text_cache_available`); without
+    them the figure is drawn by matplotlib's own Agg canvas: the same figure, drawn slower.
     """
 
     def __init__(self, *, title, ylabel, xlabel, logy, height_px, dpi=120, cache_text=False,
                  series_styles=None):
         from matplotlib.figure import Figure
 
-        if cache_text:  # the live widget: each string rasterised once (see agg_text)
+        if cache_text and text_cache_available():  # the live widget (see agg_text)
             from .agg_text import CachedTextCanvas as Canvas
         else:
             from matplotlib.backends.backend_agg import FigureCanvasAgg as Canvas
