@@ -635,6 +635,28 @@ def test_cached_glyphs_compose_the_pixels_and_extents_matplotlib_draws():
     assert len(cached.glyphs) - before <= 1  # the "2" at that place, if not drawn there before
 
 
+
+def test_text_caches_restart_when_full_and_draw_the_same():
+    """Every cache of the renderer holds at most max_sprites entries (it starts again empty
+    when full), and a renderer with tiny caches draws what one with roomy caches draws."""
+    from matplotlib.font_manager import FontProperties
+
+    from lstm_core.viz.agg_text import CachedTextRenderer
+
+    class Tiny(CachedTextRenderer):
+        max_sprites = 3
+
+    prop, images = FontProperties(size=9.5), []
+    for renderer in (Tiny(200, 40, 120), CachedTextRenderer(200, 40, 120)):
+        for s in ("at t ≥ 41", "10⁻⁵", "abc", "xyz", "at t ≥ 41", "qrs"):
+            renderer.draw_text(renderer.new_gc(), 10.3, 30.6, s, prop, 0)
+            for cache in (renderer.sprites, renderer.layouts, renderer.glyph_metrics,
+                          renderer.glyphs):
+                assert 0 < len(cache) <= renderer.max_sprites
+        images.append(np.asarray(renderer.buffer_rgba()).copy())
+    np.testing.assert_array_equal(images[0], images[1])
+
+
 # ----------------------------------------------------------------------------- in a real browser
 
 def test_static_explorer_in_headless_chromium(tmp_path):

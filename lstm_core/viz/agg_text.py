@@ -38,6 +38,19 @@ __all__ = ["CachedTextCanvas", "CachedTextRenderer"]
 _PAD = 4
 
 
+class _Bounded(dict):
+    """A dict that starts again empty when an entry is added to it while it holds ``limit``."""
+
+    def __init__(self, limit):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value):
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 class CachedTextRenderer(RendererAgg):
     """:class:`RendererAgg` whose ``draw_text`` reuses the pixels of a string drawn before."""
 
@@ -47,19 +60,17 @@ class CachedTextRenderer(RendererAgg):
 
     def __init__(self, width, height, dpi):
         super().__init__(width, height, dpi)
-        self.sprites: dict[tuple, tuple[np.ndarray, int, int]] = {}
+        self.sprites = _Bounded(self.max_sprites)  # text -> (its pixels, anchor x, anchor y)
         self.height_metrics: dict = {}
-        self.layouts: dict[tuple, list] = {}  # (string, font, features, language) -> glyphs
-        self.glyph_metrics: dict[tuple, tuple] = {}  # glyph -> (its box, its advance), 26.6
-        self.glyphs: dict[tuple, tuple[np.ndarray, int, int]] = {}  # rendered glyph bitmaps
+        self.layouts = _Bounded(self.max_sprites)  # (string, font, features, language) -> glyphs
+        self.glyph_metrics = _Bounded(self.max_sprites)  # glyph -> (its box, its advance), 26.6
+        self.glyphs = _Bounded(self.max_sprites)  # rendered glyph bitmaps
 
     def _layout(self, s, prop, features=None, language=None):
         """The glyphs of ``s`` (``FT2Font._layout``, as ``RendererAgg.draw_text`` makes them)."""
         key = (s, prop.copy(), features, language)
         items = self.layouts.get(key)
         if items is None:
-            if len(self.layouts) >= self.max_sprites:
-                self.layouts.clear()
             font = self._prepare_font(prop)
             items = self.layouts[key] = font._layout(s, flags=get_hinting_flag(),
                                                      features=features, language=language)
@@ -78,8 +89,6 @@ class CachedTextRenderer(RendererAgg):
             key = (item.ft_object, size, item.glyph_index, flags)
             metrics = self.glyph_metrics.get(key)
             if metrics is None:
-                if len(self.glyph_metrics) >= self.max_sprites:
-                    self.glyph_metrics.clear()
                 item.ft_object.set_size(size, self.dpi)
                 glyph = item.ft_object.load_glyph(item.glyph_index, flags)
                 metrics = self.glyph_metrics[key] = glyph.bbox, glyph.horiAdvance
@@ -118,8 +127,6 @@ class CachedTextRenderer(RendererAgg):
                gc.get_forced_alpha(), gc.get_antialiased())
         sprite = self.sprites.get(key)
         if sprite is None:
-            if len(self.sprites) >= self.max_sprites:
-                self.sprites.clear()
             sprite = self.sprites[key] = self._sprite(gc, s, prop, angle, ismath, mtext)
         image, ax, ay = sprite
         top = round(y) - ay  # y runs downwards here, as in RendererAgg.draw_text
@@ -173,8 +180,6 @@ class CachedTextRenderer(RendererAgg):
             key = (item.ft_object, size, item.glyph_index, flags, matrix_key, fx, fy, antialiased)
             glyph = self.glyphs.get(key)
             if glyph is None:
-                if len(self.glyphs) >= self.max_sprites:
-                    self.glyphs.clear()
                 font = item.ft_object
                 font.set_size(size, self.dpi)
                 font._set_transform(matrix, [fx, fy])
