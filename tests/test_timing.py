@@ -109,6 +109,82 @@ def test_summary_as_dict_is_plain_numbers():
     d = Summary.of([1.0, 2.0, 3.0]).as_dict()
     assert d == {"median": 2.0, "q1": 1.5, "q3": 2.5, "lo": 1.0, "hi": 3.0, "n": 3,
                  "samples": [1.0, 2.0, 3.0]}
+    d = Summary.of([1.0, 2.0], [{"faults": 3, "sys": 0.5}, {"faults": 0, "sys": 0.0}]).as_dict()
+    assert d["counters"] == {"faults": [3.0, 0.0], "sys": [0.5, 0.0]}
+
+
+class FakeProbe:
+    """Counters the fake callables bump; every reading is logged with the clock's time."""
+
+    def __init__(self, clock, log, cost=0.0):
+        self.clock, self.log, self.cost = clock, log, cost
+        self.faults = 0
+
+    def __call__(self):
+        self.log.append(("probe", self.clock.now))
+        self.clock.now += self.cost          # a slow probe must not show in the times
+        return {"faults": self.faults, "reads": len(self.log)}
+
+
+def test_the_probe_is_read_around_every_timed_sample_and_outside_the_clock():
+    clock, log = FakeClock(), []
+    probe = FakeProbe(clock, log, cost=1000.0)
+    faults = {"a": iter([50, 7, 0, 2]), "b": iter([60, 0, 30, 1])}
+
+    def make(name, duration):
+        def fn():
+            log.append(name)
+            probe.faults += next(faults[name])
+            clock.now += duration
+        return fn
+    out = interleaved({"a": make("a", 1.0), "b": make("b", 2.0)}, repeats=3, warmup=1,
+                      clock=clock, probe=probe)
+    calls = [e for e in log if isinstance(e, str)]
+    assert calls == list("ab" "ba" "ab" "ba")
+    # no reading in the warm-up round, then one before and one after each timed call
+    kinds = ["probe" if isinstance(e, tuple) else "call" for e in log]
+    assert kinds == ["call"] * 2 + ["probe", "call", "probe"] * 6
+    assert out["a"].samples == (1.0, 1.0, 1.0) and out["b"].samples == (2.0, 2.0, 2.0)
+    # round order, warm-up (50, 60) left out; b ran first in round 1
+    assert out["a"].counters["faults"] == (7.0, 0.0, 2.0)
+    assert out["b"].counters["faults"] == (0.0, 30.0, 1.0)
+    assert out["a"].counters["reads"] == (2.0, 2.0, 2.0)
+
+
+def test_probe_changes_are_per_call_like_the_times():
+    clock, log = FakeClock(), []
+    probe = FakeProbe(clock, log)
+
+    def fn():
+        probe.faults += 3
+        clock.now += 0.5
+    out = interleaved({"a": fn}, repeats=2, warmup=0, number=4, clock=clock, probe=probe)
+    assert out["a"].samples == (0.5, 0.5)
+    assert out["a"].counters["faults"] == (3.0, 3.0)
+
+
+def test_without_a_probe_there_are_no_counters():
+    out = interleaved({"a": lambda: None}, repeats=2)
+    assert out["a"].counters == {} and "counters" not in out["a"].as_dict()
+
+
+@pytest.mark.parametrize("probe,error,match", [
+    (3, TypeError, "probe must be callable or None"),
+    (lambda: 5, TypeError, "probe must return a mapping of names to numbers"),
+    (lambda: {"faults": "many"}, TypeError, "probe must return a mapping"),
+    (iter([{"a": 1}, {"b": 2}]).__next__, ValueError, r"probe returned the names \['b'\]"),
+])
+def test_a_bad_probe_is_named(probe, error, match):
+    with pytest.raises(error, match=match):
+        interleaved({"a": lambda: None}, repeats=1, warmup=0, probe=probe)
+    assert gc.isenabled()
+
+
+def test_summary_counters_must_match_the_samples():
+    with pytest.raises(ValueError, match="one mapping per sample: 2 samples, 1 counters"):
+        Summary.of([1.0, 2.0], [{"faults": 1}])
+    with pytest.raises(ValueError, match="the names"):
+        Summary.of([1.0, 2.0], [{"faults": 1}, {"sys": 1}])
 
 
 @pytest.mark.parametrize("kwargs,error,match", [
