@@ -10,9 +10,15 @@ Three candidates, timed in turns by :func:`lstm_core.timing.interleaved` (one th
   on C-contiguous operands into a preallocated output).
 
 Ratios are medians of round-by-round ratios (``lstm_core.timing.ratio``), with quartiles.
+Every timed call also records its page faults, system CPU time and involuntary context
+switches (``common.rusage_probe``), and every comparison the CPU time the hypervisor stole
+while it ran, so that a noisy round or run can be told from a slow one: the line under each
+row gives median/max per round of each candidate, the records keep every round's counts.
 
-``python bench/bench_bptt.py --against REV [--repeats N]`` times the working tree's lstm_core
-against the one committed at git revision REV instead, interleaved, every model and dtype.
+``python bench/bench_bptt.py [--repeats N]`` prints the table above at the goal size of
+``make bench``, every model and dtype (N rounds, default 21); ``--against REV`` times the
+working tree's lstm_core against the one committed at git revision REV instead, interleaved,
+every model and dtype.
 """
 from __future__ import annotations
 
@@ -22,7 +28,9 @@ import argparse  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common import fmt_ratio, fmt_summary_ms, log, machine_lines, machine_info, one_thread  # noqa: E402
+from common import (  # noqa: E402
+    NOISE_LEGEND, fmt_noise, fmt_ratio, fmt_summary_ms, fmt_system_change, log, prepare,
+    rusage_probe, system_change, system_snapshot)
 import lstm_core  # noqa: E402
 from lstm_core import cost  # noqa: E402
 from lstm_core.timing import interleaved, ratio  # noqa: E402
@@ -122,7 +130,9 @@ def compare(model, dtype, size, *, torch=None, repeats=21, warmup=2):
         jobs["torch"], check = torch_job(torch, model, params, x, dh)
         jobs["torch"]()
         record["torch_dW_h_rel_diff"] = check(grads)
-    times = interleaved(jobs, repeats=repeats, warmup=warmup)
+    start = system_snapshot()
+    times = interleaved(jobs, repeats=repeats, warmup=warmup, probe=rusage_probe)
+    record["system"] = system_change(start, system_snapshot())
     record["times"] = times
     record["ratios"] = {"lstm_core/gemm": ratio(times["lstm_core"], times["gemm"])}
     if "torch" in times:
@@ -154,17 +164,28 @@ def record_line(r):
             + ("" if diff is None else f"  {diff:.0e} rel."))
 
 
+def noise_line(times, system=None, indent=13):
+    """Under a row: each candidate's counters per round, median/max (common.fmt_noise,
+    NOISE_LEGEND), and the CPU steal while the comparison ran."""
+    parts = [f"{key} {fmt_noise(s)}" for key, s in times.items() if s.counters]
+    if system is not None and system["steal_s"] is not None:
+        parts.append(f"steal {system['steal_s']:.2f} s")
+    return " " * indent + " | ".join(parts)
+
+
 def at_goal_size(torch=None, *, repeats=21, models=MODELS):
     """Every model and dtype at GOAL_SIZE: a list of records."""
     log(f"== forward + backward at (T, B, D, H) = "
         f"({', '.join(str(v) for v in GOAL_SIZE.values())}), one thread, interleaved, "
         f"median [quartiles] of {repeats} rounds ==")
     log(HEADER)
+    log(f"{'':13s}under each row, {NOISE_LEGEND}; CPU steal while the row was timed")
     records = []
     for model in models:
         for dtype in DTYPES:
             r = compare(model, dtype, GOAL_SIZE, torch=torch, repeats=repeats)
             log(record_line(r))
+            log(noise_line(r["times"], r["system"]))
             records.append(r)
     return records
 
@@ -187,16 +208,19 @@ def sweep(torch=None, *, repeats=7, dtypes=DTYPES, Ts=None, Hs=None):
                 jobs[("gemm",) + key] = gemm_floor_job("lstm", dtype, **s)
                 if torch is not None:
                     jobs[("torch",) + key] = torch_job(torch, "lstm", params, x, dh)[0]
-        times = interleaved(jobs, repeats=repeats, warmup=1)
+        start = system_snapshot()
+        times = interleaved(jobs, repeats=repeats, warmup=1, probe=rusage_probe)
         fixed = {k: v for k, v in sizes[0].items() if k != axis}
-        out[axis] = {"fixed": fixed, "values": [s[axis] for s in sizes], "series": {}}
+        out[axis] = {"fixed": fixed, "values": [s[axis] for s in sizes], "series": {},
+                     "system": system_change(start, system_snapshot())}
         for (impl, dtype, v), summary in times.items():
             series = out[axis]["series"].setdefault(f"{impl} {dtype}", {"impl": impl,
                                                                          "dtype": dtype,
                                                                          "times": []})
             series["times"].append(summary)
         sizes_text = ", ".join(f"{k} = {v}" for k, v in fixed.items())
-        log(f"== LSTM time against {axis} ({sizes_text}), median of {repeats} rounds, ms ==")
+        log(f"== LSTM time against {axis} ({sizes_text}), median of {repeats} rounds, ms; "
+            f"{fmt_system_change(out[axis]['system'])} ==")
         log(f"{axis:>22s}: " + "".join(f"{v:>9}" for v in out[axis]["values"]))
         for name, series in out[axis]["series"].items():
             med = np.array([s.median for s in series["times"]])
@@ -231,13 +255,14 @@ def load_lstm_core_at(rev):
 def against(rev, repeats=21):
     """forward + backward of the working tree's lstm_core against the one at ``rev``, at
     GOAL_SIZE, every model and dtype, interleaved: medians, quartiles, the round-by-round
-    ratio tree/REV, and the largest difference of the parameter gradients."""
+    ratio tree/REV, the largest difference of the parameter gradients, and the counters of
+    every round (page faults, system CPU time, context switches; CPU steal over the run)."""
     base = load_lstm_core_at(rev)
-    one_thread()
+    run_start = system_snapshot()
     log(f"== interleaved: working tree vs {rev} at", GOAL_SIZE, f"median [quartiles] of "
         f"{repeats} rounds ==")
-    for line in machine_lines(machine_info()):
-        log(line)
+    prepare(with_torch=False)
+    log(f"under each row, {NOISE_LEGEND}; CPU steal while the row was timed")
     T, B, D, H = (GOAL_SIZE[k] for k in "TBDH")
     for model in MODELS:
         for dtype in DTYPES:
@@ -247,11 +272,14 @@ def against(rev, repeats=21):
             g_base, g_tree = jobs[rev](), jobs["tree"]()
             diff = max(float(np.max(np.abs(g_base.params[k] - g_tree.params[k])))
                        for k in g_tree.params)
-            times = interleaved(jobs, repeats=repeats, warmup=2)
+            start = system_snapshot()
+            times = interleaved(jobs, repeats=repeats, warmup=2, probe=rusage_probe)
             log(f"{model} {np.dtype(dtype).name}: " + "  ".join(
                 f"{k} {fmt_summary_ms(v)}" for k, v in times.items())
                 + f"  tree/{rev} {fmt_ratio(ratio(times['tree'], times[rev]))}"
                 + f"  max |grad diff| {diff:.1e}")
+            log(noise_line(times, system_change(start, system_snapshot()), indent=4))
+    log(fmt_system_change(system_change(run_start, system_snapshot())))
 
 
 def main(argv=None):
@@ -263,14 +291,10 @@ def main(argv=None):
     if args.against:
         against(args.against, repeats=args.repeats)
         return
-    from common import import_torch
-    torch, note = import_torch()
-    if note:
-        log(note)
-    one_thread(torch)
-    for line in machine_lines(machine_info(torch)):
-        log(line)
+    start = system_snapshot()
+    torch, _ = prepare()
     at_goal_size(torch, repeats=args.repeats)
+    log(fmt_system_change(system_change(start, system_snapshot())))
 
 
 if __name__ == "__main__":

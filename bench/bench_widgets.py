@@ -40,9 +40,9 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from common import log  # noqa: E402
+from common import fmt_summary_ms, log  # noqa: E402
 import lstm_core.viz as viz  # noqa: E402
-from lstm_core.timing import Summary  # noqa: E402
+from lstm_core.timing import Summary, ratio  # noqa: E402
 
 BOOK = Path(__file__).resolve().parent.parent / "book"
 
@@ -99,36 +99,63 @@ def moves(controls, rounds=3):
     return out
 
 
-def time_moves(widget, compute, controls, rounds=3):
-    """{clock: {"moves", "first visits", "compute alone"}: Summary} for one explorer."""
-    wall = {"moves": [], "first visits": [], "compute alone": [],
-            "compute alone, first visits": []}
-    cpu = {key: [] for key in wall}
-    seen = {tuple(widget.current.items())}
-    for move in moves(controls, rounds):
-        t0, c0 = time.perf_counter(), time.process_time()
-        widget.update(**move)
-        t1, c1 = time.perf_counter(), time.process_time()
-        values = dict(widget.current)
-        keys = ["moves"]
-        if tuple(values.items()) not in seen:
-            seen.add(tuple(values.items()))
-            keys.append("first visits")
+class MoveTimer:
+    """Times one explorer's ``update`` move by move, on the wall and the process's CPU clocks,
+    and files each time under "moves" and, when the move reaches a setting this explorer has
+    not shown before, also under "first visits". With ``compute``, the compute function alone
+    is timed after each move at the setting reached ("compute alone", and "compute alone,
+    first visits" for first visits). ``wall``/``cpu``: {key: [seconds, in move order]}."""
+
+    KEYS = ("moves", "first visits")
+    COMPUTE_KEYS = ("compute alone", "compute alone, first visits")
+
+    def __init__(self, widget, compute=None, clocks=(time.perf_counter, time.process_time)):
+        self.widget, self.compute, self.clocks = widget, compute, clocks
+        self.seen = {tuple(widget.current.items())}
+        keys = self.KEYS + (self.COMPUTE_KEYS if compute is not None else ())
+        self.wall = {key: [] for key in keys}
+        self.cpu = {key: [] for key in keys}
+
+    def _timed(self, fn, **kwargs):
+        """(wall seconds, CPU seconds) of ``fn(**kwargs)``."""
+        wall, cpu = self.clocks
+        t0, c0 = wall(), cpu()
+        fn(**kwargs)
+        return wall() - t0, cpu() - c0
+
+    def _file(self, keys, times):
         for key in keys:
-            wall[key].append(t1 - t0)
-            cpu[key].append(c1 - c0)
-        t0, c0 = time.perf_counter(), time.process_time()
-        compute(**values)
-        t1, c1 = time.perf_counter(), time.process_time()
-        for key in ("compute alone", "compute alone, first visits")[:len(keys)]:
-            wall[key].append(t1 - t0)
-            cpu[key].append(c1 - c0)
-    return ({k: Summary.of(v) for k, v in wall.items() if v},
-            {k: Summary.of(v) for k, v in cpu.items() if v})
+            self.wall[key].append(times[0])
+            self.cpu[key].append(times[1])
+
+    def move(self, move):
+        """``widget.update(**move)``, timed; True when it reached a setting not shown before."""
+        times = self._timed(self.widget.update, **move)
+        values = tuple(self.widget.current.items())
+        first = values not in self.seen
+        self.seen.add(values)
+        self._file(self.KEYS[:1 + first], times)
+        if self.compute is not None:
+            self._file(self.COMPUTE_KEYS[:1 + first], self._timed(self.compute, **dict(values)))
+        return first
+
+    def summaries(self):
+        """({key: Summary} of wall times, {key: Summary} of CPU times), keys with samples only."""
+        return tuple({k: Summary.of(v) for k, v in times.items() if v}
+                     for times in (self.wall, self.cpu))
+
+
+def time_moves(widget, plan, compute=None):
+    """Make every move of ``plan`` (:func:`moves`) in ``widget``, timed (:class:`MoveTimer`):
+    ({key: Summary} of wall times, {key: Summary} of CPU times)."""
+    timer = MoveTimer(widget, compute)
+    for move in plan:
+        timer.move(move)
+    return timer.summaries()
 
 
 def _ms(summary):
-    return f"{summary.median * 1e3:6.1f} ms [{summary.q1 * 1e3:.1f}, {summary.q3 * 1e3:.1f}]"
+    return fmt_summary_ms(summary, digits=1)
 
 
 def main(repeats=3, chapters=None):
@@ -153,7 +180,8 @@ def main(repeats=3, chapters=None):
             t0 = time.perf_counter()
             widget = viz.gradient_explorer(compute, controls, **{**kwargs, "mode": "widget"})
             built = time.perf_counter() - t0
-            t, cpu = time_moves(widget, compute, controls, rounds=repeats)
+            plan = moves(controls, repeats)
+            t, cpu = time_moves(widget, plan, compute)
             if "moves" not in t:
                 continue  # a single setting: nothing to move
             title = kwargs.get("title", "")
@@ -165,7 +193,7 @@ def main(repeats=3, chapters=None):
                 f"{t.get('compute alone, first visits', t['compute alone']).median * 1e3:5.1f} "
                 f"ms; built in {built * 1e3:.0f} ms")
             records.append({"chapter": chapter.stem, "index": k, "title": title,
-                            "moves": moves(controls, repeats), "times": t, "cpu_times": cpu,
+                            "moves": plan, "times": t, "cpu_times": cpu,
                             "construction_s": built})
             plt.close("all")
     return records
@@ -221,28 +249,22 @@ def against(rev, chapters=None, rounds=5):
                               for clock in ("wall", "cpu")} for side in ("tree", rev)}
             plan = moves(tree_call[1])
             for r in range(rounds):
-                widgets = {}
+                timers = {}
                 sides = (("tree", (viz, tree_call)), (rev, (base.viz, base_call)))
                 for side, (pkg, (compute, controls, kwargs)) in sides[::1 if r % 2 else -1]:
                     t0, c0 = time.perf_counter(), time.process_time()
-                    widgets[side] = pkg.gradient_explorer(compute, controls,
-                                                          **{**kwargs, "mode": "widget"})
+                    widget = pkg.gradient_explorer(compute, controls,
+                                                   **{**kwargs, "mode": "widget"})
                     samples[side]["wall"]["construction"].append(time.perf_counter() - t0)
                     samples[side]["cpu"]["construction"].append(time.process_time() - c0)
-                seen = {side: {tuple(w.current.items())} for side, w in widgets.items()}
+                    timers[side] = MoveTimer(widget)
                 for i, move in enumerate(plan):
                     for side in (("tree", rev) if i % 2 == 0 else (rev, "tree")):
-                        w = widgets[side]
-                        t0, c0 = time.perf_counter(), time.process_time()
-                        w.update(**move)
-                        t1, c1 = time.perf_counter(), time.process_time()
-                        keys = ["moves"]
-                        if tuple(w.current.items()) not in seen[side]:
-                            seen[side].add(tuple(w.current.items()))
-                            keys.append("first visits")
-                        for key in keys:
-                            samples[side]["wall"][key].append(t1 - t0)
-                            samples[side]["cpu"][key].append(c1 - c0)
+                        timers[side].move(move)
+                for side, timer in timers.items():
+                    for clock, times in (("wall", timer.wall), ("cpu", timer.cpu)):
+                        for key, values in times.items():
+                            samples[side][clock][key] += values
                 plt.close("all")
             if not samples["tree"]["wall"]["moves"]:
                 continue
@@ -250,8 +272,7 @@ def against(rev, chapters=None, rounds=5):
             for key in ("first visits", "moves", "construction"):
                 for clock in ("wall", "cpu"):
                     tree, old = (Summary.of(samples[side][clock][key]) for side in ("tree", rev))
-                    r = Summary.of([a / b for a, b in zip(samples["tree"][clock][key],
-                                                          samples[rev][clock][key])])
+                    r = ratio(tree, old)
                     parts.append(f"{key} {clock}: {rev} {_ms(old)}, tree {_ms(tree)}, "
                                  f"ratio {r.median:.2f}")
             log(f"{chapter.stem:20s} #{k}:\n    " + "\n    ".join(parts))

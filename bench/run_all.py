@@ -4,14 +4,18 @@
 
 Prints, in order: the machine and the BLAS/PyTorch kernels in use; forward + backward of
 lstm_core, PyTorch and the GEMM floor at (T, B, D, H) = (100, 32, 64, 128), every model and
-dtype, interleaved (bench_bptt.py); LSTM time against T and H (the plot); peak memory of LSTM
-forward + backward at T = 1000 (bench_memory.py); the latency of every chapter's explorer
-(bench_widgets.py); and the goals table. Writes DIR/results.json (everything measured, with
-medians and spreads) and DIR/scaling.svg (DIR defaults to _build/bench).
+dtype, interleaved (bench_bptt.py), each row followed by what explains a noisy one (page faults,
+system CPU time and involuntary context switches per round, CPU steal); LSTM time against T and
+H (the plot); peak memory of LSTM forward + backward at T = 1000 (bench_memory.py); the latency
+of every chapter's explorer (bench_widgets.py); the goals table; and the load average at the
+start and end of the run with the CPU time the hypervisor stole over it. Writes
+DIR/results.json (everything measured, with medians, spreads and every round's samples and
+counters) and DIR/scaling.svg (DIR defaults to _build/bench).
 
 --quick   fewer rounds and sizes, float64 only in the sweeps: a smoke test, not numbers to quote
 --build   also time the book build (bench_build.py: a clean build, a cached rebuild and a
-          rebuild after a package change; about three clean builds' time, 10+ minutes here)
+          rebuild after a package change; about two clean builds' time, since the cached
+          rebuild executes nothing: 10+ minutes here)
 """
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ import common  # noqa: F401  (first: one BLAS thread before numpy loads)
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -28,7 +31,7 @@ import numpy as np  # noqa: E402
 import bench_bptt  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_widgets  # noqa: E402
-from common import import_torch, log, machine_info, machine_lines, one_thread  # noqa: E402
+from common import fmt_system_change, log, prepare, system_change, system_snapshot  # noqa: E402
 from lstm_core.timing import Summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,19 +190,11 @@ def main(argv=None):
     parser.add_argument("--out", default=str(ROOT / "_build" / "bench"),
                         help="where results.json and scaling.svg go")
     args = parser.parse_args(argv)
-    started = time.perf_counter()
+    start = system_snapshot()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    torch, note = import_torch()
-    if note:
-        log(note)
-    thread_note = one_thread(torch)
-    if thread_note:
-        log(thread_note)
-    info = machine_info(torch)
-    for line in machine_lines(info):
-        log(line)
+    torch, info = prepare()
     if args.quick:
         log("--quick: few rounds and sizes; a smoke test, not figures to quote")
 
@@ -222,15 +217,16 @@ def main(argv=None):
 
     rows = goals_table(records, memory, widgets)
     print_goals(rows, records, memory)
-    info["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
-    results = {"quick": args.quick, "machine": info, "goal_size": bench_bptt.GOAL_SIZE,
-               "forward_backward": records, "sweeps": sweeps, "memory": memory,
-               "explorers": widgets, "book_build": build, "goals": rows,
-               "seconds": time.perf_counter() - started}
+    run = system_change(start, system_snapshot())
+    log("run: " + fmt_system_change(run))
+    results = {"quick": args.quick, "machine": info, "run": run,
+               "goal_size": bench_bptt.GOAL_SIZE, "forward_backward": records, "sweeps": sweeps,
+               "memory": memory, "explorers": widgets, "book_build": build, "goals": rows,
+               "seconds": run["wall_s"]}
     (out / "results.json").write_text(json.dumps(plain(results), indent=1, default=str) + "\n")
     plot(sweeps, info, out / "scaling.svg")
     log(f"results: {out / 'results.json'}; plot: {out / 'scaling.svg'}; "
-        f"make bench took {time.perf_counter() - started:.0f} s")
+        f"make bench took {time.perf_counter() - start['wall_s']:.0f} s")
 
 
 if __name__ == "__main__":
