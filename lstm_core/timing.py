@@ -42,7 +42,7 @@ class Summary:
     q3: float
     lo: float
     hi: float
-    counters: dict = field(default_factory=dict)
+    counters: dict = field(default_factory=dict, hash=False)
 
     @classmethod
     def of(cls, samples, counters=None) -> "Summary":
