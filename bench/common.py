@@ -51,9 +51,10 @@ def one_thread(torch=None):
 
 
 def prepare(with_torch=True):
-    """The start of every benchmark: PyTorch imported (when ``with_torch`` and installed), one
-    thread for it and for the BLAS (:func:`one_thread`), and the machine described; prints a
-    note for whatever is missing and the machine lines. (torch or None, machine_info dict)."""
+    """The start of bench_bptt (both modes) and run_all: PyTorch imported (when
+    ``with_torch`` and installed), one thread for it and for the BLAS (:func:`one_thread`),
+    and the machine described; prints a note for whatever is missing and the machine lines.
+    (torch or None, machine_info dict)."""
     torch = None
     if with_torch:
         torch, note = import_torch()

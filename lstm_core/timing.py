@@ -120,7 +120,7 @@ def round_orders(keys, rounds: int) -> list[list]:
 def interleaved(fns: Mapping[Hashable, Callable[[], object]], *,
                 repeats: int = 7, warmup: int = 1, number: int = 1,
                 clock: Callable[[], float] = time.perf_counter,
-                probe: Callable[[], Mapping[str, float]] | None = None) -> dict:
+                probe: Callable[[], Mapping] | None = None) -> dict:
     """Time the callables of ``fns`` in turns; {key: Summary} in seconds.
 
     fns      names -> callables taking no arguments (at least one)
@@ -130,9 +130,10 @@ def interleaved(fns: Mapping[Hashable, Callable[[], object]], *,
              (imports, allocator growth, caches) are not timed
     number   calls per sample (>= 1), for very short callables
     clock    time source in seconds; tests pass a fake one
-    probe    None, or a callable returning counters {name: number}, read
-             just before and after every timed sample, outside the clock;
-             each Summary's ``counters`` then holds their changes / ``number``
+    probe    None, or a callable returning counters {name: number},
+             read just before and after every timed sample, outside
+             the clock; each Summary's ``counters`` then holds their
+             changes / ``number``
 
     The order rotates by one place every round (:func:`round_orders`):
     no callable always runs first or after the same neighbour. Sample r
@@ -159,8 +160,8 @@ def interleaved(fns: Mapping[Hashable, Callable[[], object]], *,
                 elapsed = clock() - t0
                 if timed:
                     samples[key].append(elapsed / number)
-                    if probe is not None:
-                        counters[key].append(_change(before, probe(), number))
+                if timed and probe is not None:
+                    counters[key].append(_change(before, probe(), number))
     finally:
         if gc_was_enabled:
             gc.enable()
