@@ -43,6 +43,7 @@ from ._common import (
     previous_states_of,
     project_inputs,
     sum_outer_over_time,
+    sum_over_time,
     time_blocks,
     uniform_init,
     with_contiguous_transpose,
@@ -338,7 +339,7 @@ def backward(dh, cache):
             grads["W_h"][:2] += sum_outer_over_time(h_prev, da_h[:2])  # (eq-gru-bp-wh-cho)
             grads["W_h"][2] += sum_outer_over_time(r * h_prev, da_h[2])  # (eq-gru-bp-wh-cho)
         grads["W_x"][NRZ] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
-        sums = deltas.sum(axis=(1, 2))  # (4, H), over the block's steps and rows
+        sums = sum_over_time(deltas)  # (4, H), over the block's steps and rows
         grads["b_x"][NRZ] += sums[:3]  # (eq-gru-bp-wx)
         grads["b_h"] += sums[1:]  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
         dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x_nrz.mT  # (eq-gru-bp-wx)
