@@ -316,6 +316,7 @@ def backward(dh, cache):
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
     grads = {k: by_gate(np.zeros(v.shape, dtype=h.dtype)) for k, v in params.items()}
+    # W_x and b_x collect their gradients in the order n, r, z of delta^x (NRZ) until the end
     dx = np.empty(x.shape, dtype=h.dtype)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
@@ -341,11 +342,13 @@ def backward(dh, cache):
         else:
             grads["W_h"][:2] += sum_outer_over_time(h_prev, da_h[:2])  # (eq-gru-bp-wh-cho)
             grads["W_h"][2] += sum_outer_over_time(r * h_prev, da_h[2])  # (eq-gru-bp-wh-cho)
-        grads["W_x"][NRZ] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
+        grads["W_x"] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
         sums = sum_over_time(deltas)  # (4, H), over the block's steps and rows
-        grads["b_x"][NRZ] += sums[:3]  # (eq-gru-bp-wx)
+        grads["b_x"] += sums[:3]  # (eq-gru-bp-wx)
         grads["b_h"] += sums[1:]  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
         dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x_nrz.mT  # (eq-gru-bp-wx)
         np.sum(dx_by_gate, axis=0, out=dx[block].reshape(steps * B, -1))  # (eq-gru-bp-wx)
+    for k in ("W_x", "b_x"):
+        grads[k][NRZ] = grads[k].copy()  # blocks n, r, z back to r, z, n
     grads = {k: from_gates(g) for k, g in grads.items()}
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)  # (eq-gru-bp-total)
