@@ -43,6 +43,7 @@ from ._common import (
     previous_states_of,
     project_inputs,
     sum_outer_over_time,
+    sum_over_time,
     time_blocks,
     uniform_init,
     with_contiguous_transpose,
@@ -144,7 +145,9 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
     """One step, every array by gate (:func:`by_gate`), blocks r, z, n:
     a_in (3, B, H) the part of the pre-activations that does not depend on
     h_{t-1}, x_t W_x + :func:`input_bias`; W_h (3, H, H); b_hn (H,) the n
-    block of b_h, read by "torch" only ("cho" has it in a_in).
+    block of b_h, read by "torch" only ("cho" has it in a_in), or (B, H),
+    that row B times (:func:`forward` passes it so: a same-shape add is
+    faster than adding one row to each of B).
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
@@ -155,10 +158,10 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
     every array itself).
     """
     B, H = h_prev.shape[0], h_prev.shape[-1]
-    if check and ((h_prev.shape, a_in.shape, W_h.shape, b_hn.shape)
-                  != ((B, H), (3, B, H), (3, H, H), (H,))):
+    if check and ((h_prev.shape, a_in.shape, W_h.shape) != ((B, H), (3, B, H), (3, H, H))
+                  or b_hn.shape not in ((H,), (B, H))):
         _refuse_shapes(B, H, h_prev=(h_prev, "B, H"), a_in=(a_in, "3, B, H"),
-                       W_h=(W_h, "3, H, H"), b_hn=(b_hn, "H"))
+                       W_h=(W_h, "3, H, H"), b_hn=(b_hn, "B, H" if b_hn.shape == (B, H) else "H"))
     if out is None:
         shapes = ((B, H), (3, B, H), (B, H))
         out = [np.empty(shape, dtype=h_prev.dtype) for shape in shapes]
@@ -284,10 +287,11 @@ def forward(params, x, h0=None, *, variant="torch"):
     h_prev = h0
     blocks = time_blocks(T, B, 3 * H, h.itemsize)
     a_in_of = block_buffer(blocks, (3, B, H), dtype)  # one array for all blocks
+    b_hn = np.repeat(b_h[2][None], B, axis=0)  # (B, H), see cell_forward
     for block in blocks:
         a_in = project_inputs(x[block], W_x, bias, out=a_in_of(block))  # (3, k, B, H)
         for t in range(block.start, block.stop):
-            cell_forward(a_in[:, t - block.start], h_prev, W_h, b_h[2], variant=variant,
+            cell_forward(a_in[:, t - block.start], h_prev, W_h, b_hn, variant=variant,
                          out=(h[t], rzm[t], n[t]), check=False)
             h_prev = h[t]
     cache = GRUCache(params=params, x=x, h0=h0, h=h, r=rzm[:, 0], z=rzm[:, 1], n=n,
@@ -312,6 +316,7 @@ def backward(dh, cache):
     T, B, H = h.shape
     dh = check_upstream("dh", dh, (T, B, H), "T, B, H", h.dtype)
     grads = {k: by_gate(np.zeros(v.shape, dtype=h.dtype)) for k, v in params.items()}
+    # W_x and b_x collect their gradients in the order n, r, z of delta^x (NRZ) until the end
     dx = np.empty(x.shape, dtype=h.dtype)
     dh_steps = np.empty_like(h)
     carry = np.zeros((B, H), dtype=h.dtype)
@@ -337,11 +342,13 @@ def backward(dh, cache):
         else:
             grads["W_h"][:2] += sum_outer_over_time(h_prev, da_h[:2])  # (eq-gru-bp-wh-cho)
             grads["W_h"][2] += sum_outer_over_time(r * h_prev, da_h[2])  # (eq-gru-bp-wh-cho)
-        grads["W_x"][NRZ] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
-        sums = deltas.sum(axis=(1, 2))  # (4, H), over the block's steps and rows
-        grads["b_x"][NRZ] += sums[:3]  # (eq-gru-bp-wx)
+        grads["W_x"] += sum_outer_over_time(x[block], da_x)  # (eq-gru-bp-wx)
+        sums = sum_over_time(deltas)  # (4, H), over the block's steps and rows
+        grads["b_x"] += sums[:3]  # (eq-gru-bp-wx)
         grads["b_h"] += sums[1:]  # (eq-gru-bp-wh-torch), (eq-gru-bp-wh-cho)
         dx_by_gate = da_x.reshape(3, steps * B, H) @ W_x_nrz.mT  # (eq-gru-bp-wx)
         np.sum(dx_by_gate, axis=0, out=dx[block].reshape(steps * B, -1))  # (eq-gru-bp-wx)
+    for k in ("W_x", "b_x"):
+        grads[k][NRZ] = grads[k].copy()  # blocks n, r, z back to r, z, n
     grads = {k: from_gates(g) for k, g in grads.items()}
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps)  # (eq-gru-bp-total)

@@ -20,6 +20,7 @@ from ._common import (
     check_sizes,
     project_inputs,
     sum_outer_over_time,
+    sum_over_time,
     uniform_init,
     with_contiguous_transpose,
 )
@@ -133,7 +134,7 @@ def backward(dh, cache):
         "W_x": sum_outer_over_time(x, da),
         # h_{t-1} is h0 for t = 0 and h[t-1] after it: two products, no (T, B, H) copy
         "W_h": sum_outer_over_time(cache.h0[None], da[:1]) + sum_outer_over_time(h[:-1], da[1:]),
-        "b": da.reshape(T * B, H).sum(axis=0),
+        "b": sum_over_time(da),
     }
     dx = (da.reshape(T * B, H) @ params["W_x"].T).reshape(x.shape)
     return Gradients(params=grads, dx=dx, dh0=carry, dh_steps=dh_steps, da_steps=da)
