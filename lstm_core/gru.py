@@ -146,8 +146,8 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
     a_in (3, B, H) the part of the pre-activations that does not depend on
     h_{t-1}, x_t W_x + :func:`input_bias`; W_h (3, H, H); b_hn (H,) the n
     block of b_h, read by "torch" only ("cho" has it in a_in), or (B, H),
-    that row B times (:func:`forward` passes it so: a same-shape add is
-    faster than adding one row to each of B).
+    that row B times (:func:`forward` passes it so, so that the step adds
+    two arrays of the same shape instead of one row to each of B rows).
 
     Returns (h_t, r_t, z_t, n_t, m_t), where m_t is what the reset gate
     multiplies: h_{t-1} W_hn + b_hn ("torch") or h_{t-1} ("cho").
