@@ -135,6 +135,9 @@ def input_bias(b_x, b_h, *, variant):
     block of b_h in "torch", which sits inside the reset product
     (eq-gru-cand-torch). Every other block of b_h only ever appears added
     to its b_x twin, so it is added here once, not in every step."""
+    H = np.size(b_x) // 3
+    if np.shape(b_x) != (3, H) or np.shape(b_h) != (3, H):
+        _refuse_shapes(None, H, b_x=(b_x, "3, H"), b_h=(b_h, "3, H"))
     bias = b_x + b_h
     if variant == "torch":
         bias[2] = b_x[2]
@@ -192,17 +195,18 @@ def cell_forward(a_in, h_prev, W_h, b_hn, *, variant, out=None, check=True):
 #   pre-activations) and deltas[3], what the n block's recurrent matmul output
 #   receives: delta^n * r ("torch": dL/dm) or delta^n ("cho").
 # delta^h (what the recurrent matmuls receive, blocks r, z, n) is deltas[1:];
-# delta^x (what x_t W_x + b_x receives) is deltas[:3], blocks n, r, z: GATES[NRZ].
+# delta^x (what x_t W_x + b_x receives) is deltas[:3], blocks n, r, z:
+#   [GATES[i] for i in NRZ].
 NRZ = [2, 0, 1]
 
 
 def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
     """The factors of a step's chain rule that do not depend on the gradient
     arriving: s (4, ..., H) with deltas = delta_t * s (see NRZ), except
-    deltas[1] (delta^r) in "cho". With s_n = (1 - z) tanh'(n),
-    s_z = (h_{t-1} - n) sigma'(z) and s_r = m sigma'(r),
-        s = [s_n, s_n s_r, s_z, s_n r] ("torch"),  [s_n, s_r, s_z, s_n] ("cho")
-    (s_n, s_z and the diagonal factors of the step Jacobian). Element-wise:
+    deltas[1] (delta^r) in "cho", where it multiplies dL/dv, v = r h_{t-1}.
+    With s_n = (1 - z) tanh'(n), s_z = (h_{t-1} - n) sigma'(z), s_r = r (1 - r),
+        s = [s_n, s_n m s_r, s_z, s_n r] ("torch"),  [s_n, m s_r, s_z, s_n] ("cho").
+    Element-wise:
     the arrays may be a step (B, H) or a block of steps (k, B, H), as
     :func:`backward` passes them. out: None, or an array for s.
     """
@@ -216,8 +220,9 @@ def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
     np.subtract(1.0, r, out=s_r)
     s_r *= m  # (1 - r) m; m = h_{t-1} in "cho"; (eq-gru-bp-r-cho)
     if variant == "torch":
-        np.multiply(s_n, r, out=s_hn)  # dL/dm = delta^n r; (eq-gru-bp-r-torch)
-        s_r *= s_hn  # delta^r = delta^n m r (1 - r); (eq-gru-bp-r-torch)
+        # delta_t times these two is dL/dm and delta^r:
+        np.multiply(s_n, r, out=s_hn)  # s_n r; (eq-gru-bp-r-torch)
+        s_r *= s_hn  # s_n m r (1 - r); (eq-gru-bp-r-torch)
     else:
         s_r *= r
         s_hn[...] = s_n  # the n block's matmul output enters a^n unscaled

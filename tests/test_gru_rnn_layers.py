@@ -130,6 +130,15 @@ def test_gru_cells_refuse_the_side_by_side_layout_naming_the_argument():
         gru.cell_backward(dh[0], r, z, s, p["W_h"], variant="torch")
     with pytest.raises(ValueError, match=r"z must have shape \(B, H\) = \(2, 4\)"):
         gru.cell_backward(dh[0], r, z[None], s, W_h, variant="torch")
+    # the params' flat (3H,) biases: before the check, "torch" returned a (3H,) array with
+    # only element 2 replaced
+    with pytest.raises(ValueError, match=r"b_x must have shape \(3, H\) = \(3, 4\), "
+                                         r"got shape \(12,\).*by_gate"):
+        gru.input_bias(p["b_x"], p["b_h"], variant="torch")
+    with pytest.raises(ValueError, match=r"b_h must have shape \(3, H\) = \(3, 4\)"):
+        gru.input_bias(gru.by_gate(p["b_x"]), p["b_h"], variant="cho")
+    bias = gru.input_bias(gru.by_gate(p["b_x"]), b_h, variant="torch")
+    np.testing.assert_array_equal(bias, gru.by_gate(p["b_x"]) + b_h * [[1], [1], [0]])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
