@@ -156,7 +156,7 @@ def record_line(r):
 
     def rt(key):
         s = q.get(key)
-        return f"{'—':>20s}" if s is None else f"{s.median:.2f} [{s.q1:.2f}, {s.q3:.2f}]".rjust(20)
+        return f"{'—':>20s}" if s is None else fmt_ratio(s).rjust(20)
 
     diff = r.get("torch_dW_h_rel_diff")
     return (f"{r['model']:5s}{r['dtype']:8s}" + ms("lstm_core") + ms("torch") + ms("gemm")
