@@ -95,13 +95,21 @@ def goals_table(records, memory, widgets):
     return rows
 
 
+def shown(value, limit, digits):
+    """``value`` with ``digits`` decimals, or with more while it would print as the goal itself:
+    1.303 against a goal of 1.3 prints as 1.303, not as a 1.30 beside the verdict MISSED."""
+    while digits < 6 and value != limit and round(value, digits) == limit:
+        digits += 1
+    return f"{value:.{digits}f}"
+
+
 def print_goals(rows, records, memory=None):
     log("== goals (issue 18): lstm_core at one thread; ratios are medians of round-by-round "
         "ratios [quartiles] ==")
     log(f"{'goal':52s} {'measured':>9s} {'[quartiles]':>16s} {'goal':>9s}  verdict")
     for r in rows:
         digits = 1 if r["unit"] == "ms" else 2
-        m = "—" if r["measured"] is None else f"{r['measured']:.{digits}f}"
+        m = "—" if r["measured"] is None else shown(r["measured"], r["limit"], digits)
         sp = "" if r["spread"] is None else (f"[{r['spread'][0]:.{digits}f}, "
                                               f"{r['spread'][1]:.{digits}f}]")
         unit = "" if r["unit"] == "x" else f" {r['unit']}"

@@ -157,3 +157,19 @@ def test_time_moves_makes_every_move_of_the_plan(bench_widgets):
     assert widget.current == {"k": 3, "lr": 0.2}
     assert set(t) == set(c) == {"moves", "first visits"}      # no compute: no compute alone
     assert len(t["moves"].samples) == 4 and len(c["first visits"].samples) == 2
+
+
+def test_the_goals_table_never_prints_a_missed_median_as_the_goal_itself(capsys):
+    """A median of 1.303 against a goal of 1.3 once printed as '1.30 ... MISSED'."""
+    run_all = _import_bench("run_all")
+    assert run_all.shown(1.303161, 1.3, 2) == "1.303"
+    assert run_all.shown(1.2996, 1.3, 2) == "1.2996"
+    assert run_all.shown(1.38, 1.3, 2) == "1.38"
+    assert run_all.shown(1.3, 1.3, 2) == "1.30"
+    assert run_all.shown(49.96, 50, 1) == "49.96"
+    rows = [{"goal": "LSTM float32 time / torch", "limit": 1.3, "unit": "x",
+             "measured": 1.303161, "spread": [1.27, 1.34],
+             "verdict": run_all.verdict(1.303161, 1.3, 1.27, 1.34)}]
+    run_all.print_goals(rows, [])
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("LSTM"))
+    assert " 1.303 " in line and line.endswith("MISSED (IQR straddles the goal)")
