@@ -201,14 +201,16 @@ NRZ = [2, 0, 1]
 
 
 def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
-    """The factors of a step's chain rule that do not depend on the gradient
-    arriving: s (4, ..., H) with deltas = delta_t * s (see NRZ), except
-    deltas[1] (delta^r) in "cho", where it multiplies dL/dv, v = r h_{t-1}.
-    With s_n = (1 - z) tanh'(n), s_z = (h_{t-1} - n) sigma'(z), s_r = r (1 - r),
-        s = [s_n, s_n m s_r, s_z, s_n r] ("torch"),  [s_n, m s_r, s_z, s_n] ("cho").
-    Element-wise:
-    the arrays may be a step (B, H) or a block of steps (k, B, H), as
-    :func:`backward` passes them. out: None, or an array for s.
+    """The factors of a step's chain rule that do not depend on the
+    gradient arriving: s (4, ..., H) with deltas = delta_t * s (see NRZ),
+    except deltas[1] (delta^r) in "cho", where s[1] multiplies dL/dv,
+    v = r h_{t-1}. With s_n = (1 - z) tanh'(n), s_z = (h_{t-1} - n)
+    sigma'(z) and sigma'(r) = r (1 - r),
+      "torch": s = [s_n, s_n m sigma'(r), s_z, s_n r]
+      "cho":   s = [s_n, m sigma'(r), s_z, s_n]
+    Element-wise: the arrays may be a step (B, H) or a block of steps
+    (k, B, H), as :func:`backward` passes them. out: None, or an array
+    for s.
     """
     s = np.empty((4, *z.shape), dtype=z.dtype) if out is None else out
     s_n, s_r, s_z, s_hn = s
@@ -225,7 +227,7 @@ def local_derivatives(h_prev, r, z, n, m, *, variant, out=None):
         s_r *= s_hn  # s_n m r (1 - r); (eq-gru-bp-r-torch)
     else:
         s_r *= r
-        s_hn[...] = s_n  # the n block's matmul output enters a^n unscaled
+        s_hn[...] = s_n  # n's matmul output enters a^n unscaled
     return s
 
 
