@@ -95,10 +95,11 @@ edit: $(STAMP)
 # alone), one thread, interleaved, with the page faults, system CPU time and context switches of
 # every round and the load and CPU steal over the run (what explains a noisy run); peak memory;
 # every explorer's callback latency; the goals of issue 18 with a verdict each,
-# _build/bench/results.json and _build/bench/scaling.svg (bench/run_all.py). BENCH_ARGS="--quick" for a short smoke run, "--build" to time the book
-# build as well. PyTorch and threadpoolctl come from the optional `bench` extra of
-# pyproject.toml, installed here when missing and nowhere else (`make test` and CI never need
-# them); if they cannot be installed the bench runs without them and says what it skipped.
+# _build/bench/results.json and _build/bench/scaling.svg (bench/run_all.py).
+# BENCH_ARGS="--quick" for a short smoke run, "--build" to time the book build as well.
+# PyTorch and threadpoolctl come from the optional `bench` extra of pyproject.toml, installed
+# here when missing and nowhere else (`make test` and CI never need them); if they cannot be
+# installed the bench runs without them and says what it skipped.
 BENCH_ARGS ?=
 bench: $(STAMP)
 	@$(BIN)/python -c "import torch, threadpoolctl" 2>/dev/null || \

@@ -29,11 +29,11 @@ import argparse  # noqa: E402
 import numpy as np  # noqa: E402
 
 from common import (  # noqa: E402
-    NOISE_LEGEND, fmt_noise, fmt_ratio, fmt_summary_ms, fmt_system_change, log, prepare,
-    rusage_probe, system_change, system_snapshot)
+    NOISE_LEGEND, fmt_noise, fmt_ratio, fmt_summary_ms, fmt_system_change,
+    interleaved_with_noise, log, prepare, system_change, system_snapshot)
 import lstm_core  # noqa: E402
 from lstm_core import cost  # noqa: E402
-from lstm_core.timing import interleaved, ratio  # noqa: E402
+from lstm_core.timing import ratio  # noqa: E402
 
 GOAL_SIZE = dict(T=100, B=32, D=64, H=128)
 MODELS = ("lstm", "gru", "rnn")
@@ -130,9 +130,7 @@ def compare(model, dtype, size, *, torch=None, repeats=21, warmup=2):
         jobs["torch"], check = torch_job(torch, model, params, x, dh)
         jobs["torch"]()
         record["torch_dW_h_rel_diff"] = check(grads)
-    start = system_snapshot()
-    times = interleaved(jobs, repeats=repeats, warmup=warmup, probe=rusage_probe)
-    record["system"] = system_change(start, system_snapshot())
+    times, record["system"] = interleaved_with_noise(jobs, repeats=repeats, warmup=warmup)
     record["times"] = times
     record["ratios"] = {"lstm_core/gemm": ratio(times["lstm_core"], times["gemm"])}
     if "torch" in times:
@@ -208,11 +206,10 @@ def sweep(torch=None, *, repeats=7, dtypes=DTYPES, Ts=None, Hs=None):
                 jobs[("gemm",) + key] = gemm_floor_job("lstm", dtype, **s)
                 if torch is not None:
                     jobs[("torch",) + key] = torch_job(torch, "lstm", params, x, dh)[0]
-        start = system_snapshot()
-        times = interleaved(jobs, repeats=repeats, warmup=1, probe=rusage_probe)
+        times, system = interleaved_with_noise(jobs, repeats=repeats, warmup=1)
         fixed = {k: v for k, v in sizes[0].items() if k != axis}
         out[axis] = {"fixed": fixed, "values": [s[axis] for s in sizes], "series": {},
-                     "system": system_change(start, system_snapshot())}
+                     "system": system}
         for (impl, dtype, v), summary in times.items():
             series = out[axis]["series"].setdefault(f"{impl} {dtype}", {"impl": impl,
                                                                          "dtype": dtype,
@@ -272,13 +269,12 @@ def against(rev, repeats=21):
             g_base, g_tree = jobs[rev](), jobs["tree"]()
             diff = max(float(np.max(np.abs(g_base.params[k] - g_tree.params[k])))
                        for k in g_tree.params)
-            start = system_snapshot()
-            times = interleaved(jobs, repeats=repeats, warmup=2, probe=rusage_probe)
+            times, system = interleaved_with_noise(jobs, repeats=repeats, warmup=2)
             log(f"{model} {np.dtype(dtype).name}: " + "  ".join(
                 f"{k} {fmt_summary_ms(v)}" for k, v in times.items())
                 + f"  tree/{rev} {fmt_ratio(ratio(times['tree'], times[rev]))}"
                 + f"  max |grad diff| {diff:.1e}")
-            log(noise_line(times, system_change(start, system_snapshot()), indent=4))
+            log(noise_line(times, system, indent=4))
     log(fmt_system_change(system_change(run_start, system_snapshot())))
 
 

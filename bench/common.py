@@ -23,7 +23,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from lstm_core.timing import Summary  # noqa: E402
+from lstm_core.timing import Summary, interleaved  # noqa: E402
 
 _LIMITS = []   # keeps the threadpoolctl limiter alive for the whole run
 
@@ -181,6 +181,14 @@ def system_change(start: dict, end: dict) -> dict:
         out["steal_s"] = passed["steal"]
         out["steal_share"] = passed["steal"] / total if total > 0 else 0.0
     return out
+
+
+def interleaved_with_noise(fns, **kwargs):
+    """:func:`lstm_core.timing.interleaved` with :func:`rusage_probe` as its probe, and what the
+    machine did meanwhile: ({key: Summary}, :func:`system_change` over the call)."""
+    start = system_snapshot()
+    times = interleaved(fns, probe=rusage_probe, **kwargs)
+    return times, system_change(start, system_snapshot())
 
 
 def fmt_system_change(change: dict) -> str:
